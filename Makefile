@@ -1,0 +1,114 @@
+# crawlbench build, in the style of redis's Makefile: quiet output, -MMD dependencies, one build
+# directory per variant, objects rebuilt when the flags change.
+#
+#   make                   release build: ./crawlbench
+#   make SANITIZER=address ASan+UBSan build in build/asan/
+#   make SANITIZER=thread  TSan build in build/tsan/
+#   make test              dependencies, all builds, unit + integration + fuzz-regression tests
+#   make demo              dependencies, build, start the demo server and show it working
+#   make fuzz              build libFuzzer targets in build/fuzz/ (run them: build/fuzz/fuzz_http tests/fuzz/corpus/http)
+
+CC      ?= cc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+STD     := -std=gnu17 -D_GNU_SOURCE
+INC     := -Isrc
+LIBS    := -lz -lm -pthread
+SANITIZER ?=
+
+ifeq ($(SANITIZER),address)
+  VARIANT := asan
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  OPT := -O1
+else ifeq ($(SANITIZER),undefined)
+  VARIANT := asan
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  OPT := -O1
+else ifeq ($(SANITIZER),thread)
+  VARIANT := tsan
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+  OPT := -O1
+else ifeq ($(SANITIZER),)
+  VARIANT := release
+  SANFLAGS :=
+else
+  $(error SANITIZER must be address, undefined or thread)
+endif
+
+B        := build/$(VARIANT)
+CFLAGS   := $(STD) $(OPT) -g $(WARN) $(INC) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
+LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+BIN      := $(B)/crawlbench
+
+QUIET_CC   = @printf '    %-6s %s\n' CC $@;
+QUIET_LINK = @printf '    %-6s %s\n' LINK $@;
+ifeq ($(V),1)
+  QUIET_CC :=
+  QUIET_LINK :=
+endif
+
+.PHONY: all deps test check-sanitizers unit integration fuzz fuzz-regression demo bench clean format
+all: $(BIN)
+ifeq ($(VARIANT),release)
+	@ln -sf $(BIN) crawlbench
+endif
+
+# Rebuild everything of a variant when its flags change.
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN): $(LIB_OBJ) $(CLI_OBJ)
+	$(QUIET_LINK)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(QUIET_LINK)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LIBS)
+
+unit-bins: $(UNIT_BIN)
+.PHONY: unit-bins
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
+
+deps:
+	@scripts/deps.sh build test
+
+# The whole suite: ASan+UBSan and TSan builds of everything, unit tests under both, integration tests
+# against the sanitized server, fuzz targets replaying their corpora.
+test: deps
+	@tests/run.sh
+
+check-sanitizers: test
+
+fuzz:
+	@tests/fuzz/build.sh
+
+demo:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh build bench
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+
+clean:
+	rm -rf build crawlbench

@@ -1,0 +1,80 @@
+/* HTTP/1.x message parsing, in the style of picohttpparser: stateless, allocation-free, every output
+ * a slice of the caller's buffer, a header array whose capacity the caller sets. Strict: anything
+ * RFC 9112 does not allow is malformed, and every length is bounded.
+ *
+ * Parsers return the number of bytes consumed (> 0) once the head is complete, HTTP_INCOMPLETE when
+ * more bytes are needed, or one of the negative errors below. Outputs are reset on entry. */
+#ifndef CRAWLBENCH_HTTP_H
+#define CRAWLBENCH_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_INCOMPLETE        (-2)
+#define HTTP_BAD               (-1) /* malformed: answer 400 and close */
+#define HTTP_URI_TOO_LONG      (-3) /* request line longer than HTTP_MAX_LINE: 414 */
+#define HTTP_HEADERS_TOO_LARGE (-4) /* head longer than HTTP_MAX_HEAD, or more headers than fit: 431 */
+
+#define HTTP_MAX_LINE 8192  /* request line, bytes, CRLF included */
+#define HTTP_MAX_HEAD 16384 /* whole head (request line + headers + blank line), bytes */
+
+typedef struct http_header {
+    const char *name;
+    size_t name_len;
+    const char *value; /* leading and trailing spaces/tabs trimmed */
+    size_t value_len;
+} http_header_t;
+
+typedef struct http_request {
+    const char *method;
+    size_t method_len;
+    const char *target; /* origin-form: path plus optional ?query */
+    size_t target_len;
+    int minor_version;  /* 0 or 1 (HTTP/1.0 or HTTP/1.1) */
+    http_header_t *headers; /* caller's array; in: its capacity in num_headers */
+    size_t num_headers;     /* out: how many were parsed */
+} http_request_t;
+
+typedef struct http_response {
+    int status;           /* 100..999 */
+    int minor_version;
+    const char *reason;
+    size_t reason_len;
+    http_header_t *headers; /* caller's array; in: capacity in num_headers */
+    size_t num_headers;
+} http_response_t;
+
+/* Parses a request head from buf[0..len). last_len is the length already seen incomplete on a
+ * previous call with the same buffer (0 on the first), so re-parsing partial input stays cheap. A
+ * head whose request line exceeds HTTP_MAX_LINE returns HTTP_URI_TOO_LONG as soon as that is known,
+ * even while incomplete; likewise HTTP_HEADERS_TOO_LARGE for HTTP_MAX_HEAD. */
+int http_parse_request(const char *buf, size_t len, http_request_t *req, size_t last_len);
+
+/* Parses a response head (for crawlers). Same conventions as http_parse_request(). */
+int http_parse_response(const char *buf, size_t len, http_response_t *res, size_t last_len);
+
+/* The header with this name (case-insensitive), or NULL. */
+const http_header_t *http_find_header(const http_header_t *h, size_t n, const char *name);
+
+/* Whether the connection stays open after this message: HTTP/1.1 unless "Connection: close",
+ * HTTP/1.0 only with "Connection: keep-alive". Connection is a comma-separated token list. */
+int http_keep_alive(int minor_version, const http_header_t *h, size_t n);
+
+/* The message body length from Content-Length: 0 with *out set when present and valid, 1 when
+ * absent (*out = 0), -1 when invalid (not digits, overflow, or several differing values) or when
+ * Transfer-Encoding is present (we accept no chunked request bodies). */
+int http_body_length(const http_header_t *h, size_t n, uint64_t *out);
+
+/* Looks up a query parameter in a request target ("/a?x=1&y=2"). Returns 1 and the raw (still
+ * percent-encoded) value slice when found, 0 when not. */
+int http_query_param(const char *target, size_t len, const char *name, const char **val,
+                     size_t *val_len);
+
+/* Percent-decodes src into dst (capacity dst_cap, NUL-terminated). Returns the decoded length, or
+ * -1 on a malformed escape, an encoded NUL, or when it does not fit. '+' is left as is. */
+long http_percent_decode(const char *src, size_t len, char *dst, size_t dst_cap);
+
+/* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it. Each stage prints its own results; the last line is
+# the total, "N passed, N failed". Stages: ASan+UBSan and TSan builds, unit tests (Criterion) under
+# both, integration tests against the ASan+UBSan server, fuzz targets replaying their corpora.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+passed=0
+failed=0
+failures=()
+
+stage() { printf '\n== %s\n' "$*"; }
+record() { # name, exit status
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+stage "build (release, ASan+UBSan, TSan)"
+make -s -j"$jobs" all || { echo "release build failed"; echo "0 passed, 1 failed"; exit 1; }
+make -s -j"$jobs" SANITIZER=address all unit-bins || { echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
+make -s -j"$jobs" SANITIZER=thread all unit-bins || { echo "TSan build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+for variant in asan tsan; do
+  stage "unit tests ($variant)"
+  for t in build/$variant/tests/test_*; do
+    [ -x "$t" ] || continue
+    "$t" --jobs=1 --timeout=60
+    record "unit/$variant/$(basename "$t")" $?
+  done
+done
+
+stage "integration tests (ASan+UBSan server)"
+for t in tests/integration/test_*.sh tests/integration/test_*.py; do
+  [ -e "$t" ] || continue
+  case "$t" in
+    *.py) CRAWLBENCH=build/asan/crawlbench timeout 300 /usr/bin/python3 "$t" ;;
+    *.sh) CRAWLBENCH=build/asan/crawlbench timeout 300 bash "$t" ;;
+  esac
+  record "integration/$(basename "$t")" $?
+done
+
+stage "fuzz targets replaying their corpora"
+if tests/fuzz/build.sh; then
+  for f in build/fuzz/fuzz_*; do
+    name=$(basename "$f"); name=${name#fuzz_}
+    corpus=tests/fuzz/corpus/$name
+    [ -d "$corpus" ] || { echo "no corpus for $name"; record "fuzz/$name" 1; continue; }
+    "$f" -runs=0 "$corpus" >/tmp/crawlbench-fuzz-$name.log 2>&1
+    rc=$?
+    [ $rc -eq 0 ] && echo "fuzz_$name: $(ls "$corpus" | wc -l) inputs ok" || tail -20 /tmp/crawlbench-fuzz-$name.log
+    record "fuzz/$name" $rc
+  done
+else
+  record "fuzz/build" 1
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then printf 'FAILED: %s\n' "${failures[@]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
