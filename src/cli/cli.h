@@ -1,0 +1,21 @@
+/* The crawlbench command line: one binary, one function per subcommand, shared option parsing.
+ * Exit codes everywhere: 0 ok, 1 runtime failure, 2 usage error. */
+#ifndef CRAWLBENCH_CLI_H
+#define CRAWLBENCH_CLI_H
+
+#include <stdint.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int cli_serve(int argc, char **argv);
+
+/* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
+ * and returns -1. */
+int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Prints "crawlbench CMD: message" and a pointer to --help, returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,64 @@
+/* crawlbench's entry point: dispatches to a subcommand and owns the top-level --help/--version. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRAWLBENCH_VERSION "0.1.0"
+
+static const char usage[] =
+    "usage: crawlbench <command> [options]\n"
+    "\n"
+    "A deterministic web-graph server and the concurrency models that crawl it.\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the demo server (the guide's web graph over HTTP, with latency and faults)\n"
+    "\n"
+    "Run 'crawlbench <command> --help' for a command's options.\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "crawlbench %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'crawlbench %s --help'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out) {
+    char *end;
+    if (!s || !*s || *s < '0' || *s > '9') goto bad;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max) goto bad;
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr, "crawlbench: %s expects a whole number from %llu to %llu, not '%s'\n", opt,
+            (unsigned long long)min, (unsigned long long)max, s ? s : "");
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("crawlbench %s\n", CRAWLBENCH_VERSION);
+        return CLI_OK;
+    }
+    fprintf(stderr, "crawlbench: unknown command '%s'\n\n%s", cmd, usage);
+    return CLI_USAGE;
+}
