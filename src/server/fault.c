@@ -209,6 +209,10 @@ int fault_plan_parse(const char *spec, size_t len, fault_plan_t *plan, char *err
             return -1;
         }
         plan->ppm[k] = (uint32_t)(rate * PPM + 0.5);
+        if (comma && comma + 1 == end) {
+            snprintf(err, errlen, "fault list ends with a comma");
+            return -1;
+        }
         p = comma ? comma + 1 : end;
     }
     for (int k = 0; k < FAULT_KINDS; k++) total += plan->ppm[k];
@@ -224,8 +228,13 @@ void fault_plan_format(const fault_plan_t *plan, char *buf, size_t cap) {
     buf[0] = '\0';
     for (int k = 1; k < FAULT_KINDS && used < cap; k++) {
         if (!plan->ppm[k]) continue;
-        used += (size_t)snprintf(buf + used, cap - used, "%s%s:%g", used ? "," : "", fault_names[k],
-                                 plan->ppm[k] / (double)PPM);
+        /* Six decimals are exact for parts per million; trailing zeros dropped ("0.01", not "1e-02"),
+         * so the text parses back to the same plan. */
+        char rate[16];
+        int n = snprintf(rate, sizeof(rate), "%u.%06u", plan->ppm[k] / PPM, plan->ppm[k] % PPM);
+        while (n > 1 && rate[n - 1] == '0') rate[--n] = '\0';
+        if (rate[n - 1] == '.') rate[--n] = '\0';
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s:%s", used ? "," : "", fault_names[k], rate);
     }
     if (!used) snprintf(buf, cap, "none");
 }

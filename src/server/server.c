@@ -90,6 +90,7 @@ struct server {
     audit_t *audit;
     worker_t *workers;
     int threads;
+    int started;      /* worker threads running */
     int port;
     uint64_t fd_limit;
     _Atomic uint32_t conns_open;
@@ -620,6 +621,7 @@ static uint64_t raise_fd_limit(void) {
     return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
 }
 
+/* Frees every worker's resources; workers that were never initialised hold only -1 and NULL. */
 static void free_workers(server_t *s) {
     for (int i = 0; i < s->threads; i++) {
         worker_t *w = &s->workers[i];
@@ -652,7 +654,6 @@ static int init_worker(server_t *s, int i, char *err) {
 
 server_t *server_start(const server_config_t *cfg, char *err) {
     server_t *s = calloc(1, sizeof(*s));
-    int started = 0;
     if (!s) {
         snprintf(err, SERVER_ERR_LEN, "out of memory");
         return NULL;
@@ -675,8 +676,8 @@ server_t *server_start(const server_config_t *cfg, char *err) {
                             .started_us = loop_clock_us(), .conns_open = &s->conns_open,
                             .random_calls = &s->random_calls};
     graph_shape(cfg->graph, &s->env.shape);
-    for (; started < s->threads; started++) {
-        int rc = pthread_create(&s->workers[started].thread, NULL, worker_main, &s->workers[started]);
+    for (; s->started < s->threads; s->started++) {
+        int rc = pthread_create(&s->workers[s->started].thread, NULL, worker_main, &s->workers[s->started]);
         if (rc) {
             snprintf(err, SERVER_ERR_LEN, "cannot start worker thread: %s", strerror(rc));
             goto fail;
@@ -684,26 +685,19 @@ server_t *server_start(const server_config_t *cfg, char *err) {
     }
     return s;
 fail:
-    if (started) {
-        s->threads = started;
-        server_stop(s);
-        server_wait(s);
-        return NULL;
-    }
-    if (s->workers) free_workers(s);
-    audit_free(s->audit);
-    free(s);
+    server_stop(s);
+    server_wait(s);
     return NULL;
 }
 
 void server_stop(server_t *s) {
     atomic_store(&s->stopping, 1);
-    for (int i = 0; i < s->threads; i++) loop_wake(s->workers[i].loop);
+    for (int i = 0; i < s->started; i++) loop_wake(s->workers[i].loop);
 }
 
 void server_wait(server_t *s) {
-    for (int i = 0; i < s->threads; i++) pthread_join(s->workers[i].thread, NULL);
-    free_workers(s);
+    for (int i = 0; i < s->started; i++) pthread_join(s->workers[i].thread, NULL);
+    if (s->workers) free_workers(s);
     audit_free(s->audit);
     free(s);
 }
