@@ -98,7 +98,7 @@ fuzz:
 	@tests/fuzz/build.sh
 
 demo:
-	@scripts/deps.sh build
+	@scripts/deps.sh build demo
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 

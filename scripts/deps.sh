@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages crawlbench needs, and only those that are missing.
 # Called by `make test`, `make demo` and `make bench`; safe to run again (it does nothing when all is there).
-# Usage: scripts/deps.sh [build|test|bench]...   (default: build test)
+# Usage: scripts/deps.sh [build|test|bench|demo]...   (default: build test)
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config zlib1g-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
            python3-requests-futures curl wrk procps)
 bench_pkgs=(wrk nginx-light procps util-linux)
+demo_pkgs=(curl python3 python3-requests)
 
 want=()
 [ $# -eq 0 ] && set -- build test
@@ -16,7 +17,8 @@ for set_name in "$@"; do
     build) want+=("${build_pkgs[@]}") ;;
     test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$set_name' (expected build, test or bench)" >&2; exit 2 ;;
+    demo)  want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$set_name' (expected build, test, bench or demo)" >&2; exit 2 ;;
   esac
 done
 
