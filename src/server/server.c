@@ -57,6 +57,7 @@ typedef struct conn {
     uint64_t head_start_us;  /* when the current, unfinished request began arriving; 0 = none */
     uint64_t last_active_us;
     int keep_alive;          /* of the request being answered */
+    int read_eof;            /* the client half-closed: answer what is pending, then close */
     loop_timer_t timer;      /* delay, slow trickle or hang */
     buf_t pending;           /* a reply waiting for its delay, or being trickled */
     size_t pending_off;
@@ -205,7 +206,8 @@ static int conn_flush(conn_t *c) {
     int pending = c->out_off < c->out.len;
     int mask = pending ? LOOP_WRITABLE : 0;
     /* Keep reading (to notice a client that hangs up) unless it has stopped reading our answers. */
-    if (c->state != CONN_CLOSING && c->out.len - c->out_off < OUT_HIGH_WATER && c->in.len < IN_LIMIT)
+    if (c->state != CONN_CLOSING && !c->read_eof && c->out.len - c->out_off < OUT_HIGH_WATER &&
+        c->in.len < IN_LIMIT)
         mask |= LOOP_READABLE;
     if (loop_set_fd(c->w->loop, c->fd, mask) < 0) {
         conn_close(c, 0);
@@ -257,7 +259,7 @@ static int move_pending(conn_t *c, size_t upto) {
 /* Sends the reply that was waiting in c->pending, applying its fault. Returns -1 if c was closed. */
 static int conn_release(conn_t *c) {
     worker_t *w = c->w;
-    int next_state = c->keep_alive && !w->draining ? CONN_READING : CONN_CLOSING;
+    int next_state = c->keep_alive && !w->draining && !c->read_eof ? CONN_READING : CONN_CLOSING;
     switch (c->pending_fault) {
     case FAULT_RESET:
         conn_close(c, 1);
@@ -425,6 +427,18 @@ static int conn_keep(conn_t *c, const char *data, size_t len, size_t used, int i
     return 0;
 }
 
+/* The client shut down its sending side. Like nginx, answer what it already asked for (a client
+ * may half-close after its request, as `nc -N` does), then close; a hung request ends here. Returns
+ * -1 when there is nothing left to answer. */
+static int conn_half_closed(conn_t *c) {
+    int owed = c->state == CONN_DELAYED || c->state == CONN_SLOW || c->out_off < c->out.len;
+    if (!owed) return -1;
+    c->read_eof = 1;
+    c->keep_alive = 0;
+    if (c->state == CONN_READING) c->state = CONN_CLOSING;
+    return 0;
+}
+
 /* Reads what the socket has and answers the complete requests in it. Most reads land in the
  * worker's scratch buffer and are answered from there; only leftovers (a partial request, or
  * requests arriving while a reply is pending) are copied into the connection's own buffer.
@@ -443,7 +457,8 @@ static int conn_read(conn_t *c) {
         ssize_t n = recv(c->fd, dst, room, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-        if (n <= 0) goto fail; /* EOF or error: the client is gone, whatever we owed it */
+        if (n == 0 && conn_half_closed(c) == 0) return 0;
+        if (n <= 0) goto fail; /* the client is gone, whatever we owed it */
         c->last_active_us = loop_now(w->loop);
         const char *data = in_scratch ? w->rbuf : c->in.data;
         size_t len = in_scratch ? (size_t)n : c->in.len + (size_t)n;
@@ -463,6 +478,10 @@ static void conn_event(loop_t *l, int fd, void *data, int mask) {
     conn_t *c = data;
     (void)l;
     (void)fd;
+    if ((mask & LOOP_READABLE) && c->read_eof) {
+        conn_close(c, 0); /* readiness we stopped asking for: an error or a hang-up */
+        return;
+    }
     if ((mask & LOOP_READABLE) && c->state != CONN_CLOSING && conn_read(c) < 0) return;
     conn_flush(c);
 }
