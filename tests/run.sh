@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` runs it. Each stage prints its own results; the last line is
-# the total, "N passed, N failed". Stages: ASan+UBSan and TSan builds, unit tests (Criterion) under
-# both, integration tests against the ASan+UBSan server, fuzz targets replaying their corpora.
+# the total, "N passed, N failed". Stages: release, ASan+UBSan and TSan builds; unit tests
+# (Criterion) under ASan+UBSan; integration tests against the ASan+UBSan server, and the concurrent
+# ones again against the TSan server; fuzz targets replaying their corpora.
+#
+# Why no Criterion under TSan: Criterion's BoxFort arena cannot be mapped under TSan's memory layout
+# ("Could not initialize inheritable arena", Criterion issue #274, open). Threaded code is therefore
+# checked by TSan through the real binaries, driven by the concurrent integration tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -17,19 +22,19 @@ record() { # name, exit status
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# Integration tests whose clients are concurrent, run a second time against the TSan server.
+TSAN_INTEGRATION="test_guide_clients.py test_server_tsan.py"
 
 stage "build (release, ASan+UBSan, TSan)"
 make -s -j"$jobs" all || { echo "release build failed"; echo "0 passed, 1 failed"; exit 1; }
 make -s -j"$jobs" SANITIZER=address all unit-bins || { echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
-make -s -j"$jobs" SANITIZER=thread all unit-bins || { echo "TSan build failed"; echo "0 passed, 1 failed"; exit 1; }
+make -s -j"$jobs" SANITIZER=thread all || { echo "TSan build failed"; echo "0 passed, 1 failed"; exit 1; }
 
-for variant in asan tsan; do
-  stage "unit tests ($variant)"
-  for t in build/$variant/tests/test_*; do
-    [ -x "$t" ] || continue
-    "$t" --jobs=1 --timeout=60
-    record "unit/$variant/$(basename "$t")" $?
-  done
+stage "unit tests (ASan+UBSan)"
+for t in build/asan/tests/test_*; do
+  [ -x "$t" ] || continue
+  "$t" --jobs=1 --timeout=120
+  record "unit/$(basename "$t")" $?
 done
 
 stage "integration tests (ASan+UBSan server)"
@@ -40,6 +45,13 @@ for t in tests/integration/test_*.sh tests/integration/test_*.py; do
     *.sh) CRAWLBENCH=build/asan/crawlbench timeout 300 bash "$t" ;;
   esac
   record "integration/$(basename "$t")" $?
+done
+
+stage "integration tests (TSan server, the concurrent ones)"
+for t in $TSAN_INTEGRATION; do
+  [ -e "tests/integration/$t" ] || { echo "missing tests/integration/$t"; record "tsan/$t" 1; continue; }
+  CRAWLBENCH=build/tsan/crawlbench timeout 300 /usr/bin/python3 "tests/integration/$t"
+  record "tsan/$t" $?
 done
 
 stage "fuzz targets replaying their corpora"

@@ -148,19 +148,23 @@ static int parse_headers(const char *p, const char *end, http_header_t *h, size_
         const char *name = p, *value, *value_end;
 
         if (*p == '\r' || *p == '\n') break; /* the empty line */
-        while (IS(*p, C_TCHAR)) p++;
+        while (IS(*p, C_TCHAR))
+            p++;
         /* An empty name also catches obs-fold and whitespace before the colon, both HTTP_BAD. */
         if (p == name || *p != ':') return HTTP_BAD;
         if (n == cap) return HTTP_HEADERS_TOO_LARGE;
         h[n].name = name;
         h[n].name_len = (size_t)(p - name);
         p++;
-        while (IS_OWS(*p)) p++;
+        while (IS_OWS(*p))
+            p++;
         value = p;
-        while (IS(*p, C_FIELD)) p++;
+        while (IS(*p, C_FIELD))
+            p++;
         value_end = p;
         if (eat_eol(&p) != 0) return HTTP_BAD; /* a control byte, NUL, or a lone CR */
-        while (value_end > value && IS_OWS(value_end[-1])) value_end--;
+        while (value_end > value && IS_OWS(value_end[-1]))
+            value_end--;
         h[n].value = value;
         h[n].value_len = (size_t)(value_end - value);
         n++;
@@ -187,16 +191,18 @@ int http_parse_request(const char *buf, size_t len, http_request_t *req, size_t 
     end = buf + head;
 
     method = p;
-    while (IS(*p, C_TCHAR)) p++;
+    while (IS(*p, C_TCHAR))
+        p++;
     method_len = (size_t)(p - method);
     if (method_len == 0 || *p != ' ') return HTTP_BAD;
     target = ++p;
-    while (IS(*p, C_VCHAR)) p++;
+    while (IS(*p, C_VCHAR))
+        p++;
     target_end = p;
     if (*p != ' ') return HTTP_BAD;
     /* Origin-form, or asterisk-form for OPTIONS; this also rules out an empty target. */
-    if (*target != '/' && !(target_end - target == 1 && *target == '*' && method_len == 7 &&
-                            memcmp(method, "OPTIONS", 7) == 0))
+    if (*target != '/' &&
+        !(target_end - target == 1 && *target == '*' && method_len == 7 && memcmp(method, "OPTIONS", 7) == 0))
         return HTTP_BAD;
     minor = parse_version(++p, end);
     if (minor < 0) return HTTP_BAD;
@@ -240,8 +246,10 @@ int http_parse_response(const char *buf, size_t len, http_response_t *res, size_
           p[3] == ' '))
         return HTTP_BAD;
     status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-    reason = p += 4;
-    while (IS(*p, C_FIELD)) p++;
+    p += 4;
+    reason = p;
+    while (IS(*p, C_FIELD))
+        p++;
     reason_end = p;
     if (eat_eol(&p) != 0) return HTTP_BAD;
     if (p - buf > HTTP_MAX_LINE) return HTTP_URI_TOO_LONG;
@@ -278,7 +286,8 @@ const http_header_t *http_find_header(const http_header_t *h, size_t n, const ch
     for (size_t i = 0; i < n; i++) {
         if (h[i].name_len != len) continue;
         size_t j = 0;
-        while (j < len && lower((unsigned char)h[i].name[j]) == lower((unsigned char)name[j])) j++;
+        while (j < len && lower((unsigned char)h[i].name[j]) == lower((unsigned char)name[j]))
+            j++;
         if (j == len) return &h[i];
     }
     return NULL;
@@ -293,8 +302,10 @@ static int each_element(const http_header_t *h, int (*fn)(const char *, size_t, 
         const char *comma = v < end ? memchr(v, ',', (size_t)(end - v)) : NULL, *e;
         if (comma == NULL) comma = end;
         e = comma;
-        while (v < e && IS_OWS(*v)) v++;
-        while (e > v && IS_OWS(e[-1])) e--;
+        while (v < e && IS_OWS(*v))
+            v++;
+        while (e > v && IS_OWS(e[-1]))
+            e--;
         int r = fn(v, (size_t)(e - v), arg);
         if (r != 0 || comma == end) return r;
         v = comma + 1;
@@ -352,16 +363,14 @@ int http_body_length(const http_header_t *h, size_t n, uint64_t *out) {
     for (size_t i = 0; i < n; i++) {
         /* Both headers together are the classic smuggling setup; we take no chunked bodies at all. */
         if (is_name(&h[i], "transfer-encoding", 17)) return -1;
-        if (is_name(&h[i], "content-length", 14) && each_element(&h[i], length_element, &st) != 0)
-            return -1;
+        if (is_name(&h[i], "content-length", 14) && each_element(&h[i], length_element, &st) != 0) return -1;
     }
     if (st.count == 0) return 1;
     *out = st.value;
     return 0;
 }
 
-int http_query_param(const char *target, size_t len, const char *name, const char **val,
-                     size_t *val_len) {
+int http_query_param(const char *target, size_t len, const char *name, const char **val, size_t *val_len) {
     size_t name_len = strlen(name);
     const char *end, *p, *hash;
 
