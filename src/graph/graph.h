@@ -71,4 +71,20 @@ typedef struct graph_shape {
 
 void graph_shape(const graph_t *g, graph_shape_t *out);
 
+/* ---- Internal to src/graph/: the constructors in gen.c and snap.c build a graph through these three
+ * steps; no other module calls them. graph__new() allocates a graph of `pages` pages with room for
+ * id_bytes bytes of ids (each id's length + 1), graph__add_id() appends the next page's id, and
+ * graph__finish() hands over the CSR arrays and computes the shape figures. */
+graph_t *graph__new(uint32_t pages, uint64_t id_bytes, uint64_t seed, const char *source, char *err);
+
+/* 0 when added, 1 when another page already has this id (nothing added), -1 when it does not fit. */
+int graph__add_id(graph_t *g, const char *id, size_t len);
+
+/* Takes ownership of link_off[pages + 1] and links[link_off[pages]] whether it succeeds or not; on
+ * failure the caller still owns g and frees it with graph_free(). Returns 0 or -1. */
+int graph__finish(graph_t *g, uint64_t *link_off, uint32_t *links, char *err);
+
+/* snprintf into err (GRAPH_ERR_LEN bytes), which may be NULL. */
+void graph__errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
