@@ -13,7 +13,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 STD     := -std=gnu17 -D_GNU_SOURCE
 INC     := -Isrc
-LIBS    := -lz -lm -pthread
+LIBS    := -lcurl -lcjson -lz -lm -pthread
 SANITIZER ?=
 
 ifeq ($(SANITIZER),address)
@@ -39,7 +39,7 @@ B        := build/$(VARIANT)
 CFLAGS   := $(STD) $(OPT) -g $(WARN) $(INC) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c))
+LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c src/crawl/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -10,6 +10,7 @@
 #define CLI_USAGE 2
 
 int cli_serve(int argc, char **argv);
+int cli_crawl(int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */

@@ -1,6 +1,7 @@
 /* crawlbench's entry point: dispatches to a subcommand and owns the top-level --help/--version. */
 #include "cli/cli.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  serve     run the demo server (the guide's web graph over HTTP, with latency and faults)\n"
+    "  crawl     crawl a server with one concurrency model and report what it took\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -50,7 +52,19 @@ int main(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
+    /* libcurl's global state, once, before any thread exists. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "crawlbench: cannot initialise libcurl\n");
+        return CLI_FAIL;
+    }
+    int rc = CLI_USAGE;
+    if (!strcmp(cmd, "serve")) rc = cli_serve(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "crawl")) rc = cli_crawl(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve") || !strcmp(cmd, "crawl")) {
+        curl_global_cleanup();
+        return rc;
+    }
+    curl_global_cleanup();
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return CLI_OK;

@@ -1,0 +1,301 @@
+/* The crawl driver: resolves the start page, runs one engine, keeps the books every engine shares
+ * (frontier, cap, in-flight count, results), shows progress, and computes the ideal time. */
+#include "crawl/crawl.h"
+
+#include "crawl/engine.h"
+#include "crawl/ideal.h"
+#include "server/loop.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Every model, in the order the guide teaches them. The declarations in engine.h are weak while
+ * models are still being added, so a model not yet linked in is simply absent from the list. */
+static const crawl_engine_t *const engines[] = {
+    &engine_sequential, &engine_threads, &engine_processes, &engine_async, &engine_epoll,
+    &engine_pool,       &engine_green,   &engine_nursery,   &engine_pipeline,
+};
+#define NENGINES (sizeof(engines) / sizeof(engines[0]))
+
+struct crawl {
+    const crawl_config_t *cfg;
+    frontier_t *frontier;
+    crawl_result_t *res;
+    uint32_t in_flight;
+    char err[CRAWL_ERR_LEN];
+    uint32_t *links_tmp; /* page numbers of one page's links, reused */
+    uint32_t links_cap;
+    uint64_t order_cap;
+    /* Published for the progress thread, which reads them without the engine's lock. */
+    _Atomic uint64_t shown_done, shown_waiting;
+    _Atomic uint32_t shown_in_flight;
+};
+
+const char *const *crawl_engine_names(void) {
+    static const char *names[NENGINES + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NENGINES; i++)
+        if (engines[i]) names[n++] = engines[i]->name;
+    names[n] = NULL;
+    return names;
+}
+
+static const crawl_engine_t *find_engine(const char *name) {
+    for (size_t i = 0; i < NENGINES; i++)
+        if (engines[i] && !strcmp(engines[i]->name, name)) return engines[i];
+    return NULL;
+}
+
+const char *crawl_engine_summary(const char *name) {
+    const crawl_engine_t *e = find_engine(name);
+    return e ? e->summary : NULL;
+}
+
+const crawl_config_t *crawl_config(const crawl_t *c) { return c->cfg; }
+uint32_t crawl_in_flight(const crawl_t *c) { return c->in_flight; }
+int crawl_stopping(const crawl_t *c) { return c->cfg->stop && *c->cfg->stop; }
+
+void crawl_fail(crawl_t *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    va_end(ap);
+}
+
+static void publish(crawl_t *c) {
+    atomic_store_explicit(&c->shown_done, c->res->pages + c->res->failed, memory_order_relaxed);
+    atomic_store_explicit(&c->shown_waiting, frontier_waiting(c->frontier), memory_order_relaxed);
+    atomic_store_explicit(&c->shown_in_flight, c->in_flight, memory_order_relaxed);
+}
+
+int64_t crawl_take(crawl_t *c, char *id, size_t *len) {
+    if (crawl_stopping(c)) return -1;
+    int64_t page = frontier_next(c->frontier);
+    if (page < 0) return -1;
+    const char *s = frontier_id(c->frontier, (uint32_t)page, len);
+    memcpy(id, s, *len);
+    id[*len] = '\0';
+    if (++c->in_flight > c->res->peak_in_flight) c->res->peak_in_flight = c->in_flight;
+    publish(c);
+    return page;
+}
+
+void crawl_requeue(crawl_t *c, uint32_t page) {
+    if (frontier_requeue(c->frontier, page) < 0) crawl_fail(c, "out of memory");
+    c->in_flight--;
+    publish(c);
+}
+
+int crawl_idle(const crawl_t *c) {
+    return c->in_flight == 0 && (crawl_stopping(c) || frontier_waiting(c->frontier) == 0);
+}
+
+int crawl_page_parse(const fetch_result_t *r, const char *id, size_t len, page_links_t *links) {
+    char why[128];
+    return page_parse(r->body.data ? r->body.data : "", r->body.len, id, len, links, why, sizeof(why));
+}
+
+/* Adds a fetched page's links to the frontier and keeps them for the ideal simulation. */
+static void add_links(crawl_t *c, uint32_t page, const page_links_t *links) {
+    if (links->n > c->links_cap) {
+        uint32_t *p = realloc(c->links_tmp, links->n * sizeof(*p));
+        if (!p) return crawl_fail(c, "out of memory");
+        c->links_tmp = p;
+        c->links_cap = links->n;
+    }
+    for (uint32_t i = 0; i < links->n; i++) {
+        int is_new;
+        int64_t p = frontier_add(c->frontier, links->ids[i], links->lens[i], &is_new);
+        if (p < 0) return crawl_fail(c, "out of memory");
+        c->links_tmp[i] = (uint32_t)p;
+    }
+    if (frontier_set_links(c->frontier, page, c->links_tmp, links->n) < 0) crawl_fail(c, "out of memory");
+    c->res->invalid_links += links->invalid;
+}
+
+/* Appends page to the visit order (pages fetched with a valid answer, in completion order). */
+static void record_order(crawl_t *c, uint32_t page) {
+    crawl_result_t *res = c->res;
+    if (res->norder == c->order_cap) {
+        uint64_t cap = c->order_cap ? c->order_cap * 2 : 1024;
+        uint32_t *o = realloc(res->order, cap * sizeof(*o));
+        if (!o) return crawl_fail(c, "out of memory");
+        res->order = o;
+        c->order_cap = cap;
+    }
+    res->order[res->norder++] = page;
+}
+
+void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
+    crawl_result_t *res = c->res;
+    for (int t = 0; t < FETCH_TALLIES; t++) res->tally[t] += r->tally[t];
+    res->requests += r->attempts;
+    res->retries += r->attempts ? r->attempts - 1 : 0;
+    if (r->outcome == FETCH_OK) {
+        res->bytes += r->body.len;
+        hist_record(&res->latency, r->latency_us);
+    }
+    if (r->outcome == FETCH_OK && links) {
+        res->pages++;
+        add_links(c, page, links);
+        record_order(c, page);
+    } else {
+        res->invalid_pages += r->outcome == FETCH_OK;
+        res->failed++;
+    }
+    c->in_flight--;
+    publish(c);
+}
+
+/* ---- the driver ---- */
+
+static size_t on_random(char *data, size_t size, size_t n, void *arg) {
+    return buf_append(arg, data, size * n) < 0 ? 0 : size * n;
+}
+
+/* Asks the server for a random page (GET /graph/random), which also checks that it speaks the
+ * crawlbench API. */
+static int resolve_start(const crawl_config_t *cfg, char *id, char *err) {
+    char url[512];
+    buf_t body = BUF_INIT;
+    long status = 0;
+    int rc = -1;
+    CURL *easy = curl_easy_init();
+    snprintf(url, sizeof(url), "%s/graph/random", cfg->fetch.base_url);
+    if (!easy) {
+        snprintf(err, CRAWL_ERR_LEN, "cannot create a libcurl handle");
+        return -1;
+    }
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(cfg->fetch.timeout_us / 1000 + 1));
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_random);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+    CURLcode cc = curl_easy_perform(easy);
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    const char *p = body.data ? strstr(body.data, "\"page_id\"") : NULL;
+    const char *q1 = p ? strchr(p + 9, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
+    if (cc != CURLE_OK) {
+        snprintf(err, CRAWL_ERR_LEN, "cannot reach %s: %s (is the server running? start one with "
+                 "'crawlbench serve')", cfg->fetch.base_url, curl_easy_strerror(cc));
+    } else if (status != 200 || !q2 || !page_id_valid(q1 + 1, (size_t)(q2 - q1 - 1))) {
+        snprintf(err, CRAWL_ERR_LEN, "%s does not look like a crawlbench server: GET /graph/random "
+                 "answered %ld without a page id", cfg->fetch.base_url, status);
+    } else {
+        memcpy(id, q1 + 1, (size_t)(q2 - q1 - 1));
+        id[q2 - q1 - 1] = '\0';
+        rc = 0;
+    }
+    buf_free(&body);
+    curl_easy_cleanup(easy);
+    return rc;
+}
+
+typedef struct progress {
+    crawl_t *c;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+} progress_t;
+
+/* Prints a status line on stderr five times a second until the crawl ends. */
+static void *progress_main(void *arg) {
+    progress_t *p = arg;
+    uint64_t t0 = loop_clock_us();
+    pthread_mutex_lock(&p->lock);
+    while (!p->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+        double s = (double)(loop_clock_us() - t0) / 1e6;
+        uint64_t done = atomic_load_explicit(&p->c->shown_done, memory_order_relaxed);
+        fprintf(stderr, "\r  %8llu pages  %9.1f pages/s  %5u in flight  %8llu waiting  %6.1fs ",
+                (unsigned long long)done, s > 0 ? (double)done / s : 0,
+                atomic_load_explicit(&p->c->shown_in_flight, memory_order_relaxed),
+                (unsigned long long)atomic_load_explicit(&p->c->shown_waiting, memory_order_relaxed), s);
+    }
+    pthread_mutex_unlock(&p->lock);
+    fprintf(stderr, "\r%*s\r", 78, "");
+    return NULL;
+}
+
+static uint64_t peak_rss_kb(void) {
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    return (uint64_t)(self.ru_maxrss > children.ru_maxrss ? self.ru_maxrss : children.ru_maxrss);
+}
+
+/* Runs the engine between two clock readings, with the progress thread beside it when asked. */
+static int run_engine(const crawl_engine_t *e, crawl_t *c) {
+    progress_t p = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    int with_progress = c->cfg->progress && pthread_create(&th, NULL, progress_main, &p) == 0;
+    uint64_t t0 = loop_clock_us();
+    int rc = e->run(c);
+    c->res->elapsed_s = (double)(loop_clock_us() - t0) / 1e6;
+    if (with_progress) {
+        pthread_mutex_lock(&p.lock);
+        p.done = 1;
+        pthread_cond_signal(&p.cond);
+        pthread_mutex_unlock(&p.lock);
+        pthread_join(th, NULL);
+    }
+    return rc;
+}
+
+int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
+    const crawl_engine_t *e = find_engine(cfg->model);
+    crawl_t c = {.cfg = cfg, .res = out};
+    int is_new;
+    memset(out, 0, sizeof(*out));
+    hist_init(&out->latency);
+    if (!e) {
+        snprintf(err, CRAWL_ERR_LEN, "unknown model '%s'", cfg->model);
+        return -1;
+    }
+    snprintf(out->model, sizeof(out->model), "%s", e->name);
+    out->concurrency = cfg->concurrency;
+    if (!strcmp(cfg->start, "random")) {
+        if (resolve_start(cfg, out->start, err) < 0) return -1;
+    } else if (!page_id_valid(cfg->start, strlen(cfg->start))) {
+        snprintf(err, CRAWL_ERR_LEN, "'%s' is not a valid page id", cfg->start);
+        return -1;
+    } else {
+        snprintf(out->start, sizeof(out->start), "%s", cfg->start);
+    }
+    if (!(c.frontier = out->frontier = frontier_create(cfg->max_pages)) ||
+        frontier_add(c.frontier, out->start, strlen(out->start), &is_new) < 0) {
+        snprintf(err, CRAWL_ERR_LEN, "out of memory");
+        return -1;
+    }
+    int rc = run_engine(e, &c);
+    free(c.links_tmp);
+    if (rc < 0 || c.err[0]) {
+        snprintf(err, CRAWL_ERR_LEN, "%.20s: %.200s", e->name, c.err[0] ? c.err : "failed");
+        return -1;
+    }
+    out->interrupted = crawl_stopping(&c);
+    out->discovered = frontier_discovered(c.frontier);
+    out->pages_per_s = out->elapsed_s > 0 ? (double)out->pages / out->elapsed_s : 0;
+    out->peak_rss_kb = peak_rss_kb();
+    double latency_s = (double)hist_quantile(&out->latency, 0.5) / 1e6;
+    out->ideal_s = ideal_crawl_s(c.frontier, cfg->concurrency, cfg->max_pages, latency_s);
+    out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : 0;
+    return 0;
+}
+
+void crawl_result_free(crawl_result_t *r) {
+    frontier_free(r->frontier);
+    free(r->order);
+    r->frontier = NULL;
+    r->order = NULL;
+}

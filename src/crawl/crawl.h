@@ -1,0 +1,67 @@
+/* Crawling the demo server: one configuration, one result, any concurrency model. This is the API
+ * the `crawl` and `compare` commands use; the models themselves sit behind engine.h.
+ *
+ * Conventions: crawl_run returns 0, or -1 with a message in err (CRAWL_ERR_LEN). */
+#ifndef CRAWLBENCH_CRAWL_H
+#define CRAWLBENCH_CRAWL_H
+
+#include "crawl/fetch.h"
+#include "crawl/frontier.h"
+#include "crawl/hist.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CRAWL_ERR_LEN 256
+
+typedef struct crawl_config {
+    const char *model;       /* an engine name: crawl_engine_names() */
+    uint32_t concurrency;    /* transfers in flight at most (workers, tasks, ...) */
+    uint64_t max_pages;      /* pages fetched at most, failed ones included */
+    const char *start;       /* a page id, or "random" (ask the server) */
+    fetch_opts_t fetch;      /* base URL, timeout, attempts, backoff */
+    int progress;            /* a progress line on stderr */
+    uint64_t seed;           /* for backoff jitter */
+    volatile sig_atomic_t *stop; /* set (by a signal handler) to stop early; may be NULL */
+} crawl_config_t;
+
+typedef struct crawl_result {
+    char model[16];
+    uint32_t concurrency;
+    char start[FRONTIER_ID_MAX + 1];
+    uint64_t pages;          /* distinct pages fetched with a valid answer */
+    uint64_t failed;         /* pages given up on after every attempt */
+    uint64_t requests;       /* attempts sent */
+    uint64_t retries;        /* requests - pages attempted */
+    uint64_t tally[FETCH_TALLIES]; /* attempts, by how they ended */
+    uint64_t invalid_links;  /* links skipped as not /api/<id> */
+    uint64_t invalid_pages;  /* 200 answers whose body was not a page */
+    uint64_t bytes;          /* body bytes received */
+    uint64_t discovered;     /* distinct page ids seen */
+    double elapsed_s;
+    double pages_per_s;
+    hist_t latency;          /* us, successful attempts, wire time */
+    uint32_t peak_in_flight;
+    uint64_t peak_rss_kb;
+    double ideal_s;          /* the same crawl with zero CPU cost (see ideal.c) */
+    double over_ideal;       /* elapsed_s / ideal_s */
+    int interrupted;         /* stopped early by a signal */
+    uint32_t *order;         /* pages in the order their fetch completed (page numbers) */
+    uint64_t norder;
+    frontier_t *frontier;    /* page ids and links, owned by the result */
+} crawl_result_t;
+
+/* Names of the available models, NULL-terminated, and a line on each. */
+const char *const *crawl_engine_names(void);
+const char *crawl_engine_summary(const char *name);
+
+/* Runs one crawl. The result is the caller's to free with crawl_result_free(). */
+int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err);
+void crawl_result_free(crawl_result_t *r);
+
+void crawl_print_table(FILE *f, const crawl_result_t *r);
+void crawl_print_json(FILE *f, const crawl_result_t *r);
+/* One visited page id per line, in visit order. Returns 0 or -1 (errno). */
+int crawl_write_order(FILE *f, const crawl_result_t *r);
+
+#endif

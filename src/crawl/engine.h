@@ -1,0 +1,59 @@
+/* The interface between the crawl driver (crawl.c) and the concurrency models (one file each):
+ * an engine gets a crawl_t, takes pages from it, fetches them however its model says, and hands
+ * every outcome back. Everything else (frontier, cap, fetch path, parsing, results) is shared.
+ *
+ * crawl_take/crawl_done/crawl_idle are not thread-safe: the engine serialises them, and that
+ * serialisation is the point of each model's file. crawl_page_parse is pure and safe anywhere. */
+#ifndef CRAWLBENCH_ENGINE_H
+#define CRAWLBENCH_ENGINE_H
+
+#include "crawl/crawl.h"
+#include "crawl/page.h"
+
+typedef struct crawl crawl_t;
+
+typedef struct crawl_engine {
+    const char *name;
+    const char *summary;
+    int (*run)(crawl_t *c); /* 0, or -1 after crawl_fail() */
+} crawl_engine_t;
+
+const crawl_config_t *crawl_config(const crawl_t *c);
+
+/* The next page to fetch: its number, and its id copied into id (FRONTIER_ID_MAX + 1 bytes).
+ * -1 when none is waiting, the cap is reached, or the crawl is stopping. Counts it as in flight. */
+int64_t crawl_take(crawl_t *c, char *id, size_t *len);
+
+/* Records how page's fetch ended (links parsed by crawl_page_parse, or NULL when it failed), adds
+ * its new links to the frontier, and counts it out of flight. */
+void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_links_t *links);
+
+/* Puts a page taken but never finished back in the queue (its worker died). */
+void crawl_requeue(crawl_t *c, uint32_t page);
+
+/* The crawl is over: nothing waiting and nothing in flight (or stopping with nothing in flight). */
+int crawl_idle(const crawl_t *c);
+uint32_t crawl_in_flight(const crawl_t *c);
+int crawl_stopping(const crawl_t *c);
+
+/* Parses a successful fetch's body for the page id; returns 0 with links (free with
+ * page_links_free), or -1 when the body is not a page. */
+int crawl_page_parse(const fetch_result_t *r, const char *id, size_t len, page_links_t *links);
+
+/* Records why the engine failed; its run() then returns -1. */
+void crawl_fail(crawl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The models, one file each under src/crawl/. Weak, so that a model not linked in is left out of
+ * crawl_engine_names() instead of breaking the build. */
+#define CRAWL_ENGINE extern const crawl_engine_t __attribute__((weak))
+CRAWL_ENGINE engine_sequential; /* sequential.c */
+CRAWL_ENGINE engine_threads;    /* threads.c */
+CRAWL_ENGINE engine_processes;  /* processes.c */
+CRAWL_ENGINE engine_async;      /* async.c */
+CRAWL_ENGINE engine_epoll;      /* epoll.c */
+CRAWL_ENGINE engine_pool;       /* pool.c */
+CRAWL_ENGINE engine_green;      /* green.c */
+CRAWL_ENGINE engine_nursery;    /* nursery.c */
+CRAWL_ENGINE engine_pipeline;   /* pipeline.c */
+
+#endif

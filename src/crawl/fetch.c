@@ -1,0 +1,171 @@
+/* libcurl glue and retry policy for every crawler (see fetch.h). */
+#include "crawl/fetch.h"
+
+#include "common/rng.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_BODY (16u << 20) /* a page larger than this is not a crawlbench page */
+
+static const char *const outcome_names[FETCH_OUTCOMES] = {"ok", "http", "timeout", "reset", "truncated",
+                                                          "connect", "error"};
+
+const char *fetch_outcome_name(fetch_outcome_t o) { return o < FETCH_OUTCOMES ? outcome_names[o] : "?"; }
+
+static const char *const tally_names[FETCH_TALLIES] = {"ok", "5xx", "429", "other_http", "timeout", "reset",
+                                                       "truncated", "connect", "error"};
+
+const char *fetch_tally_name(fetch_tally_t t) { return t < FETCH_TALLIES ? tally_names[t] : "?"; }
+
+void fetch_result_reset(fetch_result_t *r) {
+    memset(r->tally, 0, sizeof(r->tally));
+    r->attempts = 0;
+}
+
+static fetch_tally_t tally_of(const fetch_result_t *r) {
+    switch (r->outcome) {
+    case FETCH_OK: return TALLY_OK;
+    case FETCH_HTTP:
+        return r->http_status >= 500 ? TALLY_5XX : r->http_status == 429 ? TALLY_429 : TALLY_OTHER_HTTP;
+    case FETCH_TIMEOUT: return TALLY_TIMEOUT;
+    case FETCH_RESET: return TALLY_RESET;
+    case FETCH_TRUNCATED: return TALLY_TRUNCATED;
+    case FETCH_CONNECT: return TALLY_CONNECT;
+    default: return TALLY_ERROR;
+    }
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg) {
+    fetch_result_t *r = arg;
+    size_t len = size * n;
+    if (r->body.len + len > MAX_BODY || buf_append(&r->body, data, len) < 0) return 0; /* aborts */
+    return len;
+}
+
+int fetch_easy_setup(CURL *easy, const fetch_opts_t *o, fetch_result_t *r) {
+    long ms = (long)((o->timeout_us + 999) / 1000);
+    int bad = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) ||
+              curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms) ||
+              curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ms) ||
+              curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L) ||
+              curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) ||
+              curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) ||
+              curl_easy_setopt(easy, CURLOPT_WRITEDATA, r) ||
+              curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->error) ||
+              curl_easy_setopt(easy, CURLOPT_USERAGENT, "crawlbench/0.1") ||
+              curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+    return bad ? -1 : 0;
+}
+
+int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r) {
+    char url[512];
+    int n = snprintf(url, sizeof(url), "%s/api/%.*s", o->base_url, (int)len, id);
+    buf_clear(&r->body);
+    r->error[0] = '\0';
+    r->outcome = FETCH_ERROR;
+    r->http_status = 0;
+    r->retry_after_us = 0;
+    if (n < 0 || (size_t)n >= sizeof(url)) return -1;
+    return curl_easy_setopt(easy, CURLOPT_URL, url) ? -1 : 0;
+}
+
+void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r) {
+    long status = 0;
+    curl_off_t us = 0, retry_after = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us);
+    curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+    r->http_status = (int)status;
+    r->latency_us = (uint64_t)us;
+    r->retry_after_us = retry_after > 0 ? (uint64_t)retry_after * 1000000u : 0;
+    switch (rc) {
+    case CURLE_OK: r->outcome = status == 200 ? FETCH_OK : FETCH_HTTP; break;
+    case CURLE_OPERATION_TIMEDOUT: r->outcome = FETCH_TIMEOUT; break;
+    case CURLE_PARTIAL_FILE: r->outcome = FETCH_TRUNCATED; break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING: r->outcome = FETCH_RESET; break;
+    case CURLE_COULDNT_CONNECT: r->outcome = FETCH_CONNECT; break;
+    default: r->outcome = FETCH_ERROR; break;
+    }
+    if (!r->error[0] && rc != CURLE_OK) snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+    r->tally[tally_of(r)]++;
+    r->attempts++;
+}
+
+int fetch_retryable(const fetch_result_t *r) {
+    switch (r->outcome) {
+    case FETCH_OK:
+    case FETCH_ERROR: return 0;
+    case FETCH_HTTP: return r->http_status >= 500 || r->http_status == 429 || r->http_status == 408;
+    default: return 1;
+    }
+}
+
+uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_result_t *r, uint64_t rnd) {
+    uint64_t ceiling = o->backoff_us;
+    for (uint32_t i = 2; i < attempt && ceiling < o->backoff_max_us; i++) ceiling *= 2;
+    if (ceiling > o->backoff_max_us) ceiling = o->backoff_max_us;
+    uint64_t delay = ceiling ? rnd % (ceiling + 1) : 0;
+    if ((r->http_status == 429 || r->http_status == 503) && r->retry_after_us > delay)
+        delay = r->retry_after_us; /* the server said when; believe it */
+    return delay;
+}
+
+struct fetcher {
+    fetch_opts_t opts;
+    CURL *easy;
+    rng_t rng;
+    fetch_result_t result;
+};
+
+fetcher_t *fetcher_create(const fetch_opts_t *o, uint64_t seed, char *err, size_t errlen) {
+    fetcher_t *f = calloc(1, sizeof(*f));
+    if (!f || !(f->easy = curl_easy_init())) {
+        snprintf(err, errlen, "cannot create a libcurl handle");
+        free(f);
+        return NULL;
+    }
+    f->opts = *o;
+    rng_seed(&f->rng, seed);
+    if (fetch_easy_setup(f->easy, &f->opts, &f->result) < 0) {
+        snprintf(err, errlen, "cannot set libcurl options");
+        fetcher_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void fetcher_free(fetcher_t *f) {
+    if (!f) return;
+    curl_easy_cleanup(f->easy);
+    buf_free(&f->result.body);
+    free(f);
+}
+
+static void sleep_us(uint64_t us, volatile sig_atomic_t *stop) {
+    while (us && !(stop && *stop)) { /* in slices, so that Ctrl-C is not kept waiting */
+        uint64_t slice = us < 100000 ? us : 100000;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice * 1000};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+        us -= slice;
+    }
+}
+
+const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, volatile sig_atomic_t *stop) {
+    fetch_result_t *r = &f->result;
+    fetch_result_reset(r);
+    for (uint32_t attempt = 1;; attempt++) {
+        if (fetch_easy_url(f->easy, &f->opts, id, len, r) < 0) {
+            snprintf(r->error, sizeof(r->error), "page id too long for a URL");
+            return r;
+        }
+        fetch_classify(f->easy, curl_easy_perform(f->easy), r);
+        if (!fetch_retryable(r) || attempt >= f->opts.max_attempts || (stop && *stop)) return r;
+        sleep_us(fetch_backoff_us(&f->opts, attempt + 1, r, rng_next(&f->rng)), stop);
+    }
+}

@@ -1,0 +1,86 @@
+/* The one fetch path of the crawlers: libcurl setup, outcome classification and the retry policy,
+ * shared by every engine that uses libcurl, plus a blocking fetch-with-retries for the engines whose
+ * workers block (sequential, threads, processes, pool, pipeline). Event-driven engines use the same
+ * setup, classification and policy, and schedule the retries on their own timers.
+ *
+ * libcurl use: one easy handle per transfer slot, reused so its connection stays alive;
+ * CURLOPT_NOSIGNAL (threads); curl_global_init once, in main, before any thread. A handle is never
+ * shared between threads. */
+#ifndef CRAWLBENCH_FETCH_H
+#define CRAWLBENCH_FETCH_H
+
+#include "common/buf.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdint.h>
+
+typedef enum fetch_outcome {
+    FETCH_OK = 0,    /* 200 with the whole body */
+    FETCH_HTTP,      /* another status: see http_status */
+    FETCH_TIMEOUT,   /* no whole answer within the timeout (a hung request) */
+    FETCH_RESET,     /* connection reset, or closed before any answer */
+    FETCH_TRUNCATED, /* the body stopped short of its Content-Length */
+    FETCH_CONNECT,   /* could not connect */
+    FETCH_ERROR,     /* anything else libcurl reports */
+    FETCH_OUTCOMES
+} fetch_outcome_t;
+
+const char *fetch_outcome_name(fetch_outcome_t o); /* "ok", "http", "timeout", ... */
+
+typedef struct fetch_opts {
+    const char *base_url;      /* "http://127.0.0.1:5000", no trailing slash */
+    uint64_t timeout_us;       /* per attempt, time on the wire */
+    uint32_t max_attempts;     /* at least 1 */
+    uint64_t backoff_us;       /* first retry's delay; doubles each time, with full jitter */
+    uint64_t backoff_max_us;
+} fetch_opts_t;
+
+/* What each attempt ended in, finer than the outcome: what the crawl result reports, and what must
+ * come out the same in every engine for a given server seed. */
+typedef enum fetch_tally {
+    TALLY_OK, TALLY_5XX, TALLY_429, TALLY_OTHER_HTTP, TALLY_TIMEOUT, TALLY_RESET, TALLY_TRUNCATED,
+    TALLY_CONNECT, TALLY_ERROR, FETCH_TALLIES
+} fetch_tally_t;
+
+const char *fetch_tally_name(fetch_tally_t t); /* "ok", "5xx", "429", ... */
+
+typedef struct fetch_result {
+    uint32_t tally[FETCH_TALLIES]; /* attempts for this page, by how they ended */
+    fetch_outcome_t outcome;
+    int http_status;
+    uint64_t retry_after_us; /* the server's Retry-After, 0 when none */
+    uint64_t latency_us;     /* of the last attempt */
+    uint32_t attempts;
+    buf_t body;              /* the last attempt's body */
+    char error[CURL_ERROR_SIZE];
+} fetch_result_t;
+
+/* Sets the options every crawler transfer uses on easy (timeouts, keep-alive, no signals, the body
+ * into r->body). Call once per handle; fetch_easy_url() per transfer. Returns 0 or -1. */
+void fetch_result_reset(fetch_result_t *r);
+int fetch_easy_setup(CURL *easy, const fetch_opts_t *o, fetch_result_t *r);
+/* Points easy at BASE/api/ID and clears r for a new attempt (the tally is kept: clear it with
+ * fetch_result_reset() before a page's first attempt). */
+int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r);
+/* Fills r's outcome, status, Retry-After and latency from a finished transfer, and counts the
+ * attempt in r->tally. */
+void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r);
+
+/* Whether another attempt may succeed: 5xx, 429, 408, timeouts, resets, truncated bodies, refused
+ * connections. A 404 or a 400 will not change. */
+int fetch_retryable(const fetch_result_t *r);
+/* Delay before attempt number `attempt` (2 for the first retry): exponential backoff with full
+ * jitter (random in [0, base * 2^(attempt-2)], capped), and never less than a 429/503's
+ * Retry-After. rnd: 64 random bits. */
+uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_result_t *r, uint64_t rnd);
+
+/* A blocking fetcher: one easy handle, reused. */
+typedef struct fetcher fetcher_t;
+fetcher_t *fetcher_create(const fetch_opts_t *o, uint64_t seed, char *err, size_t errlen);
+void fetcher_free(fetcher_t *f);
+/* Fetches page id, retrying as the policy says, sleeping between attempts; gives up early when
+ * *stop becomes non-zero. The result lives until the next call. */
+const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, volatile sig_atomic_t *stop);
+
+#endif
