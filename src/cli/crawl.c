@@ -45,13 +45,14 @@ static void print_usage(FILE *f) {
             "  -o, --output FILE     write the fetched page ids there, one per line, in visit order\n"
             "      --progress, --no-progress   a progress line on stderr (default: if a terminal)\n"
             "      --seed N          seed for the retry jitter (default 1)\n"
+            "      --list-models     print the model names, one per line, and exit\n"
             "\n"
             "Exit codes: 0 crawl done (failed pages are reported, not fatal), 1 runtime failure\n"
             "(server unreachable or not a crawlbench API), 2 usage error, 130 interrupted.\n");
 }
 
 enum { OPT_START = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_BACKOFF, OPT_BACKOFF_MAX, OPT_JSON, OPT_PROGRESS,
-       OPT_NO_PROGRESS, OPT_SEED };
+       OPT_NO_PROGRESS, OPT_SEED, OPT_LIST };
 
 static const struct option crawl_options[] = {
     {"model", required_argument, 0, 'm'},        {"concurrency", required_argument, 0, 'c'},
@@ -60,7 +61,8 @@ static const struct option crawl_options[] = {
     {"backoff", required_argument, 0, OPT_BACKOFF}, {"backoff-max", required_argument, 0, OPT_BACKOFF_MAX},
     {"json", no_argument, 0, OPT_JSON},          {"output", required_argument, 0, 'o'},
     {"progress", no_argument, 0, OPT_PROGRESS},  {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
-    {"seed", required_argument, 0, OPT_SEED},    {"help", no_argument, 0, 'h'},
+    {"seed", required_argument, 0, OPT_SEED},    {"list-models", no_argument, 0, OPT_LIST},
+    {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
 
@@ -121,6 +123,10 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
     while ((opt = getopt_long(argc, argv, "hm:c:n:o:", crawl_options, NULL)) != -1) {
         if (opt == 'h') {
             print_usage(stdout);
+            return -1;
+        }
+        if (opt == OPT_LIST) {
+            for (const char *const *n = crawl_engine_names(); *n; n++) puts(*n);
             return -1;
         }
         if (opt == '?') {

@@ -18,6 +18,7 @@ static const char usage[] =
     "commands:\n"
     "  serve     run the demo server (the guide's web graph over HTTP, with latency and faults)\n"
     "  crawl     crawl a server with one concurrency model and report what it took\n"
+    "  graph     the graph a server would serve: its shape, or the pages reachable from one\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -46,25 +47,21 @@ bad:
     return -1;
 }
 
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", cli_serve},
+    {"crawl", cli_crawl},
+    {"graph", cli_graph},
+};
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    /* libcurl's global state, once, before any thread exists. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "crawlbench: cannot initialise libcurl\n");
-        return CLI_FAIL;
-    }
-    int rc = CLI_USAGE;
-    if (!strcmp(cmd, "serve")) rc = cli_serve(argc - 1, argv + 1);
-    else if (!strcmp(cmd, "crawl")) rc = cli_crawl(argc - 1, argv + 1);
-    if (!strcmp(cmd, "serve") || !strcmp(cmd, "crawl")) {
-        curl_global_cleanup();
-        return rc;
-    }
-    curl_global_cleanup();
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
         return CLI_OK;
@@ -72,6 +69,17 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("crawlbench %s\n", CRAWLBENCH_VERSION);
         return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(cmd, commands[i].name) != 0) continue;
+        /* libcurl's global state, once, before any thread exists. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "crawlbench: cannot initialise libcurl\n");
+            return CLI_FAIL;
+        }
+        int rc = commands[i].run(argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
     }
     fprintf(stderr, "crawlbench: unknown command '%s'\n\n%s", cmd, usage);
     return CLI_USAGE;

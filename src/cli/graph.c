@@ -1,0 +1,109 @@
+/* `crawlbench graph`: the graph a server would serve, without a server: its shape, or the pages
+ * reachable from one page (what an exact crawl must visit), computed by the graph module alone. */
+#include "cli/cli.h"
+#include "graph/graph.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char graph_usage[] =
+    "usage: crawlbench graph [options]\n"
+    "\n"
+    "Builds the graph 'crawlbench serve' would serve with the same options and prints its shape,\n"
+    "or the ids of the pages reachable from one page, one per line (breadth-first order).\n"
+    "\n"
+    "  --seed N              graph seed (default 42)\n"
+    "  --pages N             pages (default 1000)\n"
+    "  --out-degree N        mean links per page (default 8)\n"
+    "  --graph FILE          a SNAP edge list instead (plain or .gz)\n"
+    "  --reachable-from ID   print the pages reachable from ID (ID included)\n";
+
+enum { OPT_SEED = 256, OPT_PAGES, OPT_OUT_DEGREE, OPT_GRAPH, OPT_REACHABLE };
+
+static const struct option graph_options[] = {
+    {"seed", required_argument, 0, OPT_SEED},     {"pages", required_argument, 0, OPT_PAGES},
+    {"out-degree", required_argument, 0, OPT_OUT_DEGREE}, {"graph", required_argument, 0, OPT_GRAPH},
+    {"reachable-from", required_argument, 0, OPT_REACHABLE}, {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+/* Prints the pages reachable from `from` in breadth-first order. */
+static int print_reachable(const graph_t *g, const char *from) {
+    int64_t start = graph_find(g, from, strlen(from));
+    if (start < 0) {
+        fprintf(stderr, "crawlbench graph: no page has id '%s'\n", from);
+        return CLI_FAIL;
+    }
+    uint32_t n = graph_pages(g), head = 0, tail = 0;
+    uint8_t *seen = calloc(n, 1);
+    uint32_t *queue = malloc((size_t)n * sizeof(*queue));
+    if (!seen || !queue) {
+        free(seen);
+        free(queue);
+        fprintf(stderr, "crawlbench graph: out of memory\n");
+        return CLI_FAIL;
+    }
+    queue[tail++] = (uint32_t)start;
+    seen[start] = 1;
+    while (head < tail) {
+        uint32_t p = queue[head++], nl;
+        size_t len;
+        const char *id = graph_id(g, p, &len);
+        printf("%.*s\n", (int)len, id);
+        const uint32_t *links = graph_links(g, p, &nl);
+        for (uint32_t i = 0; i < nl; i++)
+            if (!seen[links[i]]) {
+                seen[links[i]] = 1;
+                queue[tail++] = links[i];
+            }
+    }
+    free(seen);
+    free(queue);
+    return CLI_OK;
+}
+
+static void print_shape(const graph_t *g) {
+    graph_shape_t s;
+    graph_shape(g, &s);
+    printf("{\"source\":\"%s\",\"seed\":%llu,\"pages\":%u,\"edges\":%llu,\"mean_out_degree\":%.3f,"
+           "\"max_out_degree\":%u,\"max_in_degree\":%u,\"zero_in_degree\":%u,\"dangling\":%u,"
+           "\"memory_bytes\":%zu}\n",
+           graph_source(g), (unsigned long long)graph_seed(g), s.pages, (unsigned long long)s.edges,
+           s.mean_out_degree, s.max_out_degree, s.max_in_degree, s.zero_in_degree, s.dangling, s.memory_bytes);
+}
+
+int cli_graph(int argc, char **argv) {
+    graph_params_t p = {.seed = 42, .pages = 1000, .out_degree = 8};
+    const char *file = NULL, *from = NULL;
+    uint64_t n;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", graph_options, NULL)) != -1) {
+        switch (opt) {
+        case 'h': fputs(graph_usage, stdout); return CLI_OK;
+        case OPT_SEED: if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &n)) return CLI_USAGE; p.seed = n; break;
+        case OPT_PAGES: if (cli_parse_u64("--pages", optarg, 1, 50000000, &n)) return CLI_USAGE; p.pages = (uint32_t)n; break;
+        case OPT_OUT_DEGREE: if (cli_parse_u64("--out-degree", optarg, 1, 1000, &n)) return CLI_USAGE; p.out_degree = (uint32_t)n; break;
+        case OPT_GRAPH: file = optarg; break;
+        case OPT_REACHABLE: from = optarg; break;
+        default:
+            if (optopt) return cli_usage_error("graph", "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("graph", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error("graph", "unexpected argument '%s'", argv[optind]);
+    char err[GRAPH_ERR_LEN];
+    graph_t *g = file ? graph_load_snap(file, err) : graph_generate(&p, err);
+    if (!g) {
+        fprintf(stderr, "crawlbench graph: %s\n", err);
+        return CLI_FAIL;
+    }
+    int rc = CLI_OK;
+    if (from) rc = print_reachable(g, from);
+    else print_shape(g);
+    graph_free(g);
+    return rc;
+}
