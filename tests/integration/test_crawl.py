@@ -10,10 +10,14 @@ import tempfile
 import time
 import unittest
 
+import jsonschema
+
 import harness
 from harness import Server, run_cli
 
 SEED, PAGES = "7", "3000"
+with open(os.path.join(harness.REPO, "docs", "crawl-result.schema.json")) as f:
+    SCHEMA = json.load(f)
 
 
 def models():
@@ -37,7 +41,9 @@ def crawl(server, model, *args, timeout=240):
             raise AssertionError(f"{model}: exit {rc}: {stderr}")
         if harness.SANITIZER_REPORT.search(stderr):
             raise AssertionError(f"{model}: sanitizer report:\n{stderr}")
-        return json.loads(stdout), out.read().split()
+        result = json.loads(stdout)
+        jsonschema.validate(result, SCHEMA)
+        return result, out.read().split()
 
 
 class Exactness(unittest.TestCase):
