@@ -37,7 +37,7 @@ static const char serve_usage[] =
     "simulated latency and faults (all deterministic in seed, page and attempt):\n"
     "  --latency SPEC       delay per /api request: 50ms | uniform:10ms-100ms | normal:50ms,10ms |\n"
     "                       lognormal:MEDIAN,P99 (e.g. lognormal:20ms,200ms)   (default none)\n"
-    "  --faults SPEC        fault rates, e.g. 500:0.01,503:1%%,429:0.01,reset:0.01,close:0.01,\n"
+    "  --faults SPEC        fault rates, e.g. 500:0.01,503:1%,429:0.01,reset:0.01,close:0.01,\n"
     "                       truncate:0.01,hang:0.001,slow:0.01   (default none)\n"
     "  --fail-first K       fail the first K requests for every page, then succeed\n"
     "  --fail-with KIND     the fault --fail-first uses (default 503)\n"

@@ -42,6 +42,7 @@
 #define OUT_HIGH_WATER (256 * 1024) /* stop reading a client that does not read its answers */
 #define SWEEP_INTERVAL_US 100000    /* timeout resolution */
 #define READ_CHUNK 16384
+#define ACCEPT_PAUSE_US 50000       /* out of fds: how long to stop accepting */
 
 typedef enum conn_state { CONN_READING, CONN_DELAYED, CONN_HUNG, CONN_SLOW, CONN_CLOSING, CONN_CLOSED } conn_state_t;
 
@@ -61,7 +62,8 @@ typedef struct conn {
     loop_timer_t timer;      /* delay, slow trickle or hang */
     buf_t pending;           /* a reply waiting for its delay, or being trickled */
     size_t pending_off;
-    size_t pending_cut;      /* truncate: bytes of pending to send before closing */
+    size_t pending_head;     /* until released: where the head's Connection line and CRLF go */
+    int pending_minor;       /* the request's HTTP minor version */
     fault_kind_t pending_fault;
     int64_t pending_page;
     struct conn *prev, *next; /* the worker's list of connections */
@@ -81,7 +83,7 @@ struct worker {
     audit_counters_t *counters;
     buf_t body;               /* scratch for route bodies */
     char rbuf[READ_CHUNK];    /* scratch for reads */
-    loop_timer_t sweep_timer, drain_timer;
+    loop_timer_t sweep_timer, drain_timer, accept_timer;
     int draining;
 };
 
@@ -216,13 +218,11 @@ static int conn_flush(conn_t *c) {
     return 0;
 }
 
-/* Appends the whole HTTP answer for r (head, then body unless HEAD) to dst. 200 is formatted
- * without printf: it is the hot path. Returns the body's offset in dst, or -1 on out-of-memory. */
-static long write_reply(buf_t *dst, const routes_reply_t *r, int keep_alive, int minor_version) {
+/* Appends the head of r's answer up to, not including, its Connection line and final CRLF: those
+ * depend on whether the connection stays open, which a delayed answer decides only when it is sent.
+ * 200 is formatted without printf: it is the hot path. The caller reserved the room. */
+static void write_head(buf_t *dst, const routes_reply_t *r) {
     static const char ok[] = "HTTP/1.1 200 OK\r\nServer: crawlbench\r\nContent-Type: ";
-    const buf_t *body = r->body;
-    size_t ct_len = strlen(r->content_type);
-    if (buf_reserve(dst, 160 + ct_len + r->headers_len + body->len) < 0) return -1;
     if (r->status == 200) {
         buf_append_unchecked(dst, ok, sizeof(ok) - 1);
     } else {
@@ -231,22 +231,53 @@ static long write_reply(buf_t *dst, const routes_reply_t *r, int keep_alive, int
                          r->status, http_reason(r->status));
         buf_append_unchecked(dst, line, (size_t)n);
     }
-    buf_append_unchecked(dst, r->content_type, ct_len);
+    buf_append_unchecked(dst, r->content_type, strlen(r->content_type));
     buf_append_unchecked(dst, "\r\nContent-Length: ", 18);
     char digits[24];
     int i = sizeof(digits);
-    size_t v = body->len;
+    size_t v = r->body->len;
     do digits[--i] = (char)('0' + v % 10); while (v /= 10);
     buf_append_unchecked(dst, digits + i, sizeof(digits) - (size_t)i);
     buf_append_unchecked(dst, "\r\n", 2);
     buf_append_unchecked(dst, r->headers, r->headers_len);
-    if (!keep_alive) buf_append_unchecked(dst, "Connection: close\r\n", 19);
-    else if (minor_version == 0) buf_append_unchecked(dst, "Connection: keep-alive\r\n", 24);
-    buf_append_unchecked(dst, "\r\n", 2);
-    long body_off = (long)dst->len;
-    if (!r->head_only) buf_append_unchecked(dst, body->data ? body->data : "", body->len);
+}
+
+/* The end of a head: the Connection line where one is needed, then the blank line. */
+static const char *head_end(int keep_alive, int minor_version, size_t *len) {
+    static const char close_end[] = "Connection: close\r\n\r\n", keep_end[] = "Connection: keep-alive\r\n\r\n";
+    if (!keep_alive) return *len = sizeof(close_end) - 1, close_end;
+    if (minor_version == 0) return *len = sizeof(keep_end) - 1, keep_end;
+    return *len = 2, "\r\n";
+}
+
+static size_t reply_size(const routes_reply_t *r) {
+    return 200 + strlen(r->content_type) + r->headers_len + r->body->len;
+}
+
+/* Appends the whole answer for r (head, then body unless HEAD) to dst. -1 on out-of-memory. */
+static int write_reply(buf_t *dst, const routes_reply_t *r, int keep_alive, int minor_version) {
+    size_t end_len;
+    if (buf_reserve(dst, reply_size(r)) < 0) return -1;
+    write_head(dst, r);
+    const char *end = head_end(keep_alive, minor_version, &end_len);
+    buf_append_unchecked(dst, end, end_len);
+    if (!r->head_only) buf_append_unchecked(dst, r->body->data ? r->body->data : "", r->body->len);
     dst->data[dst->len] = '\0';
-    return body_off;
+    return 0;
+}
+
+/* Completes a pending answer's head now that it is being sent: inserts the Connection line and
+ * the blank line at pending_head, according to whether the connection stays open now. */
+static int finish_pending(conn_t *c) {
+    size_t end_len, body_len = c->pending.len - c->pending_head;
+    const char *end = head_end(c->keep_alive, c->pending_minor, &end_len);
+    if (buf_reserve(&c->pending, end_len) < 0) return -1;
+    char *at = c->pending.data + c->pending_head;
+    memmove(at + end_len, at, body_len);
+    memcpy(at, end, end_len);
+    c->pending.len += end_len;
+    c->pending_head += end_len; /* from here on: where the body starts */
+    return 0;
 }
 
 /* Moves the pending reply (or its first `upto` bytes) into the output buffer. */
@@ -256,10 +287,26 @@ static int move_pending(conn_t *c, size_t upto) {
     return rc;
 }
 
+/* Sends the rest of a pending answer, counts the page as served, and goes on with requests that
+ * arrived meanwhile. Returns -1 if c was closed. */
+static int conn_send_pending(conn_t *c) {
+    worker_t *w = c->w;
+    if (move_pending(c, c->pending.len) < 0) {
+        conn_close(c, 0);
+        return -1;
+    }
+    if (c->pending_page >= 0) audit_served(w->srv->audit, w->counters, (uint32_t)c->pending_page);
+    c->state = c->keep_alive ? CONN_READING : CONN_CLOSING;
+    buf_clear(&c->pending);
+    conn_process(c); /* requests that arrived meanwhile: their answers join the output */
+    if (c->state == CONN_CLOSED) return -1;
+    return conn_flush(c);
+}
+
 /* Sends the reply that was waiting in c->pending, applying its fault. Returns -1 if c was closed. */
 static int conn_release(conn_t *c) {
     worker_t *w = c->w;
-    int next_state = c->keep_alive && !w->draining && !c->read_eof ? CONN_READING : CONN_CLOSING;
+    if (w->draining || c->read_eof) c->keep_alive = 0;
     switch (c->pending_fault) {
     case FAULT_RESET:
         conn_close(c, 1);
@@ -267,31 +314,29 @@ static int conn_release(conn_t *c) {
     case FAULT_CLOSE:
         c->state = CONN_CLOSING; /* what was answered before still goes out, then FIN */
         return conn_flush(c);
-    case FAULT_TRUNCATE:
-        move_pending(c, c->pending_cut);
-        c->state = CONN_CLOSING;
-        return conn_flush(c);
     case FAULT_HANG:
         c->state = CONN_HUNG;
         loop_timer_start(w->loop, &c->timer, w->srv->cfg.hang_timeout_us, conn_timer_fired, c);
         return conn_flush(c);
-    case FAULT_SLOW:
+    default:
+        break;
+    }
+    if (finish_pending(c) < 0) {
+        conn_close(c, 0);
+        return -1;
+    }
+    if (c->pending_fault == FAULT_TRUNCATE) {
+        move_pending(c, c->pending_head + (c->pending.len - c->pending_head) / 2);
+        c->state = CONN_CLOSING;
+        return conn_flush(c);
+    }
+    if (c->pending_fault == FAULT_SLOW) {
         /* The first piece goes out on the next loop iteration, not from here: no recursion. */
         c->state = CONN_SLOW;
         loop_timer_start(w->loop, &c->timer, 0, conn_timer_fired, c);
         return 0;
-    default:
-        if (move_pending(c, c->pending.len) < 0) {
-            conn_close(c, 0);
-            return -1;
-        }
-        if (c->pending_page >= 0) audit_served(w->srv->audit, w->counters, (uint32_t)c->pending_page);
-        c->state = next_state;
-        buf_clear(&c->pending);
-        if (conn_flush(c) < 0) return -1;
-        conn_process(c); /* requests that arrived meanwhile */
-        return c->state == CONN_CLOSED ? -1 : 0;
     }
+    return conn_send_pending(c);
 }
 
 /* Timer: a delay ran out, a slow reply's next piece is due, or a hung request has hung long enough. */
@@ -309,11 +354,8 @@ static int64_t conn_timer_fired(loop_t *l, void *data) {
     }
     if (c->state != CONN_SLOW) return LOOP_TIMER_STOP;
     size_t upto = c->pending_off + cfg->slow_chunk;
-    if (upto >= c->pending.len) {
-        /* The last piece: from here on the reply is an ordinary one. */
-        c->pending_fault = FAULT_NONE;
-        c->state = CONN_DELAYED;
-        conn_release(c);
+    if (upto >= c->pending.len) { /* the last piece */
+        conn_send_pending(c);
         return LOOP_TIMER_STOP;
     }
     if (move_pending(c, upto) < 0 || conn_flush(c) < 0) {
@@ -323,13 +365,15 @@ static int64_t conn_timer_fired(loop_t *l, void *data) {
     return (int64_t)cfg->slow_interval_us;
 }
 
-/* Answers one routed request: now, or after its delay and with its fault. */
+/* Answers one routed request: now, or after its delay and with its fault. Faults that end the
+ * connection without a whole answer (reset, close, hang, truncate) are counted as faults only, not
+ * as responses of their status. */
 static void conn_reply(conn_t *c, routes_reply_t *r, int minor_version) {
     worker_t *w = c->w;
-    audit_response(w->counters, r->route, r->status);
+    int conn_fault = r->fault >= FAULT_RESET;
+    if (!conn_fault || r->fault == FAULT_SLOW) audit_response(w->counters, r->route, r->status);
     if (r->fault != FAULT_NONE) audit_count(&w->counters->faults[r->fault], 1);
     if (w->draining) c->keep_alive = 0;
-    int conn_fault = r->fault >= FAULT_RESET;
     if (r->delay_us == 0 && !conn_fault) {
         if (write_reply(&c->out, r, c->keep_alive, minor_version) < 0) {
             conn_close(c, 0);
@@ -340,13 +384,15 @@ static void conn_reply(conn_t *c, routes_reply_t *r, int minor_version) {
         return;
     }
     buf_clear(&c->pending);
-    long body_off = write_reply(&c->pending, r, c->keep_alive, minor_version);
-    if (body_off < 0) {
+    if (buf_reserve(&c->pending, reply_size(r)) < 0) {
         conn_close(c, 0);
         return;
     }
+    write_head(&c->pending, r);
+    c->pending_head = c->pending.len;
+    if (!r->head_only) buf_append_unchecked(&c->pending, r->body->data ? r->body->data : "", r->body->len);
     c->pending_off = 0;
-    c->pending_cut = (size_t)body_off + (c->pending.len - (size_t)body_off) / 2;
+    c->pending_minor = minor_version;
     c->pending_fault = r->fault;
     c->pending_page = r->page;
     c->state = CONN_DELAYED;
@@ -391,6 +437,10 @@ static size_t conn_parse(conn_t *c, const char *data, size_t len) {
             else if (n < 0) conn_reject(c, 400, "malformed request");
             else if (body_len > MAX_BODY) conn_reject(c, 413, "request body too large");
             else conn_reject(c, 400, "bad Content-Length, or a Transfer-Encoding (not accepted here)");
+            return len;
+        }
+        if (req.minor_version == 1 && !http_find_header(headers, req.num_headers, "Host")) {
+            conn_reject(c, 400, "HTTP/1.1 request without a Host header"); /* RFC 9112, 3.2 */
             return len;
         }
         if (avail < (size_t)n + body_len) { /* the body is still on its way */
@@ -488,6 +538,49 @@ static void conn_event(loop_t *l, int fd, void *data, int mask) {
 
 /* ---- workers: accepting, timeouts, draining ---- */
 
+/* Timer: accepting was paused for want of file descriptors; try again. */
+static int64_t resume_accepting(loop_t *l, void *data) {
+    worker_t *w = data;
+    if (w->reserve_fd < 0) w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (w->listen_fd >= 0) loop_set_fd(l, w->listen_fd, LOOP_READABLE);
+    return LOOP_TIMER_STOP;
+}
+
+/* The keep-alive connection of this worker that has waited longest for a request, or NULL. */
+static conn_t *oldest_idle(worker_t *w) {
+    conn_t *oldest = NULL;
+    for (conn_t *c = w->conns; c; c = c->next)
+        if (c->state == CONN_READING && c->in.len == 0 && c->out_off == c->out.len &&
+            (!oldest || c->last_active_us < oldest->last_active_us))
+            oldest = c;
+    return oldest;
+}
+
+/* Out of file descriptors. Like nginx, first close the keep-alive connection idle the longest: a
+ * client waiting to connect matters more than one that may never send again. Failing that, spend
+ * the spare descriptor to accept and drop a waiting client rather than leave it in the backlog
+ * (libuv's trick). The spare is per worker and another worker may grab the number it frees, so
+ * with no spare left, stop watching the listening socket for a moment: level-triggered epoll would
+ * otherwise wake us for it in a tight loop. Returns 0 to go on accepting, -1 when paused. */
+static int out_of_fds(worker_t *w) {
+    conn_t *idle = oldest_idle(w);
+    if (idle) {
+        conn_close(idle, 0);
+        if (w->reserve_fd < 0) w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return 0;
+    }
+    if (w->reserve_fd >= 0) {
+        close(w->reserve_fd);
+        int fd = accept(w->listen_fd, NULL, NULL);
+        if (fd >= 0) close(fd);
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (w->reserve_fd >= 0) return 0;
+    loop_set_fd(w->loop, w->listen_fd, 0);
+    loop_timer_start(w->loop, &w->accept_timer, ACCEPT_PAUSE_US, resume_accepting, w);
+    return -1;
+}
+
 static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
     worker_t *w = data;
     server_t *srv = w->srv;
@@ -497,15 +590,7 @@ static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if ((errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
-                /* Out of fds: spend the spare one to accept and drop the client, rather than leave
-                 * it in the backlog where level-triggered epoll would spin on it (libuv's trick). */
-                close(w->reserve_fd);
-                fd = accept(lfd, NULL, NULL);
-                if (fd >= 0) close(fd);
-                w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                continue;
-            }
+            if ((errno == EMFILE || errno == ENFILE) && out_of_fds(w) == 0) continue;
             return; /* EAGAIN, or an error the next readiness will show again */
         }
         if (atomic_fetch_add_explicit(&srv->conns_open, 1, memory_order_relaxed) >= srv->cfg.max_conns) {
@@ -566,9 +651,11 @@ static void on_wake(loop_t *l, void *data) {
     }
     for (conn_t *c = w->conns, *next; c; c = next) {
         next = c->next;
-        int idle = c->state == CONN_READING && c->in.len == 0 && c->out_off == c->out.len;
+        int owes_output = c->out_off < c->out.len;
+        int idle = c->state == CONN_READING && c->in.len == 0 && !owes_output;
+        c->keep_alive = 0;
         if (idle || c->state == CONN_HUNG) conn_close(c, 0);
-        else c->keep_alive = 0;
+        else if (c->state == CONN_READING && owes_output) c->state = CONN_CLOSING; /* flush, then close */
     }
     loop_timer_start(l, &w->drain_timer, w->srv->cfg.drain_timeout_us, drain_deadline, w);
 }
@@ -592,8 +679,10 @@ static void *worker_main(void *arg) {
 /* ---- start and stop ---- */
 
 /* Opens one listening socket on host:port with SO_REUSEPORT, so that every worker can have its own
- * and the kernel spreads connections between them. Returns the fd, or -1 with err set. */
-static int listen_on(const char *host, int port, char *err) {
+ * and the kernel spreads connections between them. With `exclusive`, binds without SO_REUSEPORT
+ * (and is closed again by the caller): that bind fails if any socket, of any process, already
+ * listens there, which SO_REUSEPORT alone would let us join. Returns the fd, or -1 with err set. */
+static int listen_on(const char *host, int port, int exclusive, char *err) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL, *ai;
     char portstr[16];
@@ -608,8 +697,8 @@ static int listen_on(const char *host, int port, char *err) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) continue;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
-            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0)
+            (exclusive || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
+            bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && (exclusive || listen(fd, 4096) == 0))
             break;
         snprintf(err, SERVER_ERR_LEN, "cannot listen on %s:%d: %s%s", host, port, strerror(errno),
                  errno == EADDRINUSE ? " (is another server running? choose another --port)" : "");
@@ -660,7 +749,7 @@ static int init_worker(server_t *s, int i, char *err) {
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int setsize = s->fd_limit > (1u << 24) ? (1 << 24) : (int)s->fd_limit;
     if (!(w->loop = loop_create(setsize, err, SERVER_ERR_LEN))) return -1;
-    if ((w->listen_fd = listen_on(s->cfg.host, s->port, err)) < 0) return -1;
+    if ((w->listen_fd = listen_on(s->cfg.host, s->port, 0, err)) < 0) return -1;
     if (s->port == 0) s->port = bound_port(w->listen_fd); /* the others join the port chosen here */
     if (loop_add_fd(w->loop, w->listen_fd, LOOP_READABLE, accept_ready, w) < 0) {
         snprintf(err, SERVER_ERR_LEN, "epoll: %s", strerror(errno));
@@ -689,6 +778,11 @@ server_t *server_start(const server_config_t *cfg, char *err) {
         goto fail;
     }
     for (int i = 0; i < s->threads; i++) s->workers[i].listen_fd = s->workers[i].reserve_fd = -1;
+    if (s->port != 0) { /* refuse a port someone already listens on, rather than share it */
+        int probe = listen_on(cfg->host, s->port, 1, err);
+        if (probe < 0) goto fail;
+        close(probe);
+    }
     for (int i = 0; i < s->threads; i++)
         if (init_worker(s, i, err) < 0) goto fail;
     s->env = (routes_env_t){.cfg = &s->cfg, .graph = cfg->graph, .audit = s->audit, .threads = s->threads,
