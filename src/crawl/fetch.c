@@ -26,7 +26,7 @@ void fetch_result_reset(fetch_result_t *r) {
     r->attempts = 0;
 }
 
-static fetch_tally_t tally_of(const fetch_result_t *r) {
+static fetch_tally_t tally_of(const fetch_result_t *r) { /* the finer kind of an attempt's end */
     switch (r->outcome) {
     case FETCH_OK: return TALLY_OK;
     case FETCH_HTTP:
@@ -93,6 +93,10 @@ void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r) {
     default: r->outcome = FETCH_ERROR; break;
     }
     if (!r->error[0] && rc != CURLE_OK) snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+    fetch_count(r);
+}
+
+void fetch_count(fetch_result_t *r) {
     r->tally[tally_of(r)]++;
     r->attempts++;
 }

@@ -67,6 +67,10 @@ int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len
  * attempt in r->tally. */
 void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r);
 
+/* Counts a finished attempt whose outcome and status are set: r->attempts and r->tally. For
+ * engines with their own HTTP client; fetch_classify() calls it for libcurl transfers. */
+void fetch_count(fetch_result_t *r);
+
 /* Whether another attempt may succeed: 5xx, 429, 408, timeouts, resets, truncated bodies, refused
  * connections. A 404 or a 400 will not change. */
 int fetch_retryable(const fetch_result_t *r);
