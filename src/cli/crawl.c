@@ -13,7 +13,7 @@
 
 #define DEFAULT_URL "http://127.0.0.1:5000"
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int stop_requested; /* lock-free: safe to set from the handler */
 
 static void on_sigint(int sig) {
     (void)sig;

@@ -59,7 +59,7 @@ const char *crawl_engine_summary(const char *name) {
 
 const crawl_config_t *crawl_config(const crawl_t *c) { return c->cfg; }
 uint32_t crawl_in_flight(const crawl_t *c) { return c->in_flight; }
-int crawl_stopping(const crawl_t *c) { return c->cfg->stop && *c->cfg->stop; }
+int crawl_stopping(const crawl_t *c) { return c->cfg->stop && atomic_load_explicit(c->cfg->stop, memory_order_relaxed); }
 
 void crawl_fail(crawl_t *c, const char *fmt, ...) {
     va_list ap;

@@ -9,6 +9,7 @@
 #include "crawl/frontier.h"
 #include "crawl/hist.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,7 +23,8 @@ typedef struct crawl_config {
     fetch_opts_t fetch;      /* base URL, timeout, attempts, backoff */
     int progress;            /* a progress line on stderr */
     uint64_t seed;           /* for backoff jitter */
-    volatile sig_atomic_t *stop; /* set (by a signal handler) to stop early; may be NULL */
+    atomic_int *stop;        /* set (by a signal handler) to stop early; may be NULL. Atomic, as
+                                worker threads read it: lock-free, so a handler may write it */
 } crawl_config_t;
 
 typedef struct crawl_result {

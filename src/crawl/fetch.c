@@ -151,7 +151,7 @@ void fetcher_free(fetcher_t *f) {
     free(f);
 }
 
-static void sleep_us(uint64_t us, volatile sig_atomic_t *stop) {
+static void sleep_us(uint64_t us, atomic_int *stop) {
     while (us && !(stop && *stop)) { /* in slices, so that Ctrl-C is not kept waiting */
         uint64_t slice = us < 100000 ? us : 100000;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice * 1000};
@@ -160,7 +160,7 @@ static void sleep_us(uint64_t us, volatile sig_atomic_t *stop) {
     }
 }
 
-const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, volatile sig_atomic_t *stop) {
+const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, atomic_int *stop) {
     fetch_result_t *r = &f->result;
     fetch_result_reset(r);
     for (uint32_t attempt = 1;; attempt++) {

@@ -12,7 +12,7 @@
 #include "common/buf.h"
 
 #include <curl/curl.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef enum fetch_outcome {
@@ -85,6 +85,6 @@ fetcher_t *fetcher_create(const fetch_opts_t *o, uint64_t seed, char *err, size_
 void fetcher_free(fetcher_t *f);
 /* Fetches page id, retrying as the policy says, sleeping between attempts; gives up early when
  * *stop becomes non-zero. The result lives until the next call. */
-const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, volatile sig_atomic_t *stop);
+const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, atomic_int *stop);
 
 #endif

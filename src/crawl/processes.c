@@ -1,0 +1,368 @@
+/* Processes: the guide's multiprocessing (section 3). N worker processes fetch and parse; the parent
+ * is the coordinator, and the only owner of the frontier. Nothing is shared: the coordinator sends a
+ * worker a page id, the worker sends back what happened to it, over a socket.
+ *
+ * Why message passing and not the frontier in shared memory under a process-shared mutex: a worker
+ * killed while holding that mutex leaves it locked (robust mutexes exist for this, and then someone
+ * must repair whatever half-updated state the dead process left behind), and the frontier would have
+ * to live in one fixed mapping instead of the heap. With messages the frontier has one owner and no
+ * lock, and a dead worker is just a closed socket: the coordinator knows which page it had.
+ *
+ * The channel is a socketpair per worker, SOCK_SEQPACKET: reliable and ordered like a stream, but
+ * message boundaries are kept, and the kernel closes a dead process's end, so its death reads as EOF.
+ *   coordinator -> worker: one packet per page: task_msg_t {page, id}; an id of length 0 means stop.
+ *   worker -> coordinator: the result, a result_hdr_t (the fetch_result_t fields crawl_done reads)
+ *     followed by the page's valid links, each [length byte][id][NUL]. A page may have thousands of
+ *     links and a packet must fit in the socket's buffer, so the result is cut into packets of at most
+ *     PACKET_MAX bytes, each opening with one byte: 1 if more packets follow, 0 on the last.
+ * Both ends are the same binary, so the header travels as a raw struct.
+ *
+ * Faults. A worker killed mid-page (SIGKILL) loses nothing: the coordinator sees EOF, requeues the
+ * page (crawl_requeue puts it back at the head), reaps the worker and forks a replacement. The
+ * visited set stays exact, because crawl_done runs once per page, in the coordinator. But delivery
+ * is at least once: if the server had already answered, the page is fetched twice, and the server's
+ * audit counts a duplicate fetch for it. Workers die with their parent (PR_SET_PDEATHSIG).
+ *
+ * Ctrl-C signals the whole process group, so workers ignore SIGINT: stopping is the coordinator's
+ * decision. It stops handing out pages, forwards the stop to busy workers as SIGUSR1 (so a worker in
+ * a retry backoff gives up, as a thread does in threads.c), waits for their answers, then sends each
+ * worker the stop message and reaps it.
+ *
+ * fork and libraries: libcurl handles must not cross a fork, so each worker creates its fetcher
+ * after it (curl_global_init, done in main before any fork, is fine to inherit). The crawl process
+ * may have a second thread (the progress line), and POSIX promises the child of a multithreaded
+ * process only async-signal-safe calls; the workers rely on glibc, whose fork leaves malloc and
+ * stdio usable in the child. GCC 12's ASan allocator makes no such promise: under ASan, with the
+ * progress line on, a worker can deadlock in malloc (a sanitizer limit, not a bug of this file). */
+#include "crawl/engine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PACKET_MAX 32768   /* well below the default AF_UNIX socket buffer (208 KiB) */
+#define POLL_MS 100        /* how soon the coordinator notices a stop request when nothing happens */
+#define EXIT_NO_FETCHER 3  /* a worker could not set up libcurl: replacing it would not help */
+
+typedef struct task_msg {
+    uint32_t page;
+    uint32_t len; /* 0: stop */
+    char id[FRONTIER_ID_MAX + 1];
+} task_msg_t;
+
+typedef struct result_hdr {
+    uint32_t page, outcome, attempts, tally[FETCH_TALLIES];
+    int32_t http_status;
+    uint64_t latency_us, body_len;
+    uint32_t parsed, nlinks, invalid;
+} result_hdr_t;
+
+typedef struct worker {
+    pid_t pid;
+    int fd;       /* the coordinator's end of the socketpair; -1: no worker in this slot */
+    int64_t page; /* the page it is fetching, -1 when idle */
+    buf_t in;     /* a result being reassembled from its packets */
+} worker_t;
+
+typedef struct coord {
+    crawl_t *c;
+    worker_t *w;
+    uint32_t n;
+    pid_t self;
+    uint32_t deaths; /* workers lost since the last result: bounds a crash loop */
+    int failed;
+} coord_t;
+
+/* ---- the worker process ---- */
+
+static atomic_int worker_stop;
+
+static void on_sigusr1(int sig) {
+    (void)sig;
+    worker_stop = 1;
+}
+
+/* Sends len bytes as one result: packets of at most PACKET_MAX, each behind its "more" byte. */
+static int send_result(int fd, const char *data, size_t len) {
+    do {
+        size_t chunk = len < PACKET_MAX - 1 ? len : PACKET_MAX - 1;
+        char more = chunk < len;
+        struct iovec iov[2] = {{&more, 1}, {(void *)data, chunk}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t sent;
+        while ((sent = sendmsg(fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (sent < 0) return -1;
+        data += chunk;
+        len -= chunk;
+    } while (len);
+    return 0;
+}
+
+/* Serialises a page's outcome: the header, then each valid link as [len][id][NUL]. */
+static int encode(buf_t *out, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
+    result_hdr_t h = {.page = page, .outcome = r->outcome, .attempts = r->attempts,
+                      .http_status = r->http_status, .latency_us = r->latency_us, .body_len = r->body.len,
+                      .parsed = links != NULL, .nlinks = links ? links->n : 0,
+                      .invalid = links ? links->invalid : 0};
+    memcpy(h.tally, r->tally, sizeof(h.tally));
+    buf_clear(out);
+    if (buf_append(out, &h, sizeof(h)) < 0) return -1;
+    for (uint32_t i = 0; i < h.nlinks; i++) {
+        unsigned char len = (unsigned char)links->lens[i]; /* <= FRONTIER_ID_MAX: page.c checked */
+        if (buf_append(out, &len, 1) < 0 || buf_append(out, links->ids[i], len + 1u) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Receives pages and answers them until the stop message or EOF. Never returns. */
+static _Noreturn void worker_main(const coord_t *k, int fd, const sigset_t *mask) {
+    /* Die with the coordinator; it may already be gone, in the instant before prctl. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != k->self) _exit(1);
+    signal(SIGINT, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_sigusr1}; /* fetcher_get checks the flag it sets */
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_sigmask(SIG_SETMASK, mask, NULL);
+    for (uint32_t i = 0; i < k->n; i++) /* other workers' channels: their EOF must not wait on us */
+        if (k->w[i].fd >= 0) close(k->w[i].fd);
+
+    const crawl_config_t *cfg = crawl_config(k->c);
+    char err[256];
+    fetcher_t *f = fetcher_create(&cfg->fetch, cfg->seed ^ (uint64_t)getpid(), err, sizeof(err));
+    if (!f) _exit(EXIT_NO_FETCHER);
+    buf_t out = BUF_INIT;
+    for (;;) {
+        task_msg_t t;
+        ssize_t got;
+        while ((got = recv(fd, &t, sizeof(t), 0)) < 0 && errno == EINTR) {}
+        if (got < (ssize_t)offsetof(task_msg_t, id) || t.len == 0 || t.len > FRONTIER_ID_MAX) break;
+        t.id[t.len] = '\0'; /* the id travels without its NUL */
+        const fetch_result_t *r = fetcher_get(f, t.id, t.len, &worker_stop);
+        page_links_t links;
+        int parsed = r->outcome == FETCH_OK && crawl_page_parse(r, t.id, t.len, &links) == 0;
+        int rc = encode(&out, t.page, r, parsed ? &links : NULL);
+        if (parsed) page_links_free(&links);
+        if (rc < 0 || send_result(fd, out.data, out.len) < 0) break;
+    }
+    buf_free(&out);
+    fetcher_free(f);
+    _exit(0); /* not exit(): the parent's atexit handlers and stdio buffers are not ours */
+}
+
+/* ---- the coordinator ---- */
+
+/* Forks a worker into slot w. Signals are blocked across the fork so that the child cannot take a
+ * SIGINT or SIGUSR1 before its own handlers are in place. Returns 0 or -1 (errno). */
+static int spawn(coord_t *k, worker_t *w) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        sigdelset(&old, SIGUSR1);
+        worker_main(k, sv[1], &old);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        errno = saved;
+        return -1;
+    }
+    w->pid = pid;
+    w->fd = sv[0];
+    w->page = -1;
+    buf_clear(&w->in);
+    return 0;
+}
+
+/* A worker is gone (EOF, a send that failed, a garbled result): requeue its page, reap it, and fork
+ * a replacement unless it died of its own accord or the crawl is ending. */
+static void bury(coord_t *k, worker_t *w) {
+    int status = 0;
+    kill(w->pid, SIGKILL); /* in case it is alive and merely garbled */
+    close(w->fd);
+    w->fd = -1;
+    buf_clear(&w->in);
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
+    if (w->page >= 0) crawl_requeue(k->c, (uint32_t)w->page);
+    w->page = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_NO_FETCHER) {
+        crawl_fail(k->c, "a worker could not create its libcurl handle");
+        k->failed = 1;
+    } else if (++k->deaths > k->n) {
+        crawl_fail(k->c, "%u workers died without finishing a page", k->deaths);
+        k->failed = 1;
+    } else if (!k->failed && !crawl_stopping(k->c) && spawn(k, w) < 0) {
+        crawl_fail(k->c, "cannot fork a replacement worker: %s", strerror(errno));
+        k->failed = 1;
+    }
+}
+
+/* Rebuilds a result from w->in and hands it to crawl_done. The links point into w->in, NUL-terminated
+ * in place; only the two arrays page_links_t wants are allocated. -1 if the message is garbled. */
+static int deliver(coord_t *k, worker_t *w) {
+    result_hdr_t h;
+    if (w->in.len < sizeof(h)) return -1;
+    memcpy(&h, w->in.data, sizeof(h));
+    if (h.page != w->page || h.outcome >= FETCH_OUTCOMES) return -1;
+    page_links_t links = {.n = h.nlinks, .invalid = h.invalid};
+    if (h.nlinks && (!(links.ids = malloc(h.nlinks * sizeof(*links.ids))) ||
+                     !(links.lens = malloc(h.nlinks * sizeof(*links.lens))))) {
+        crawl_fail(k->c, "out of memory");
+        k->failed = 1;
+        goto fail;
+    }
+    const char *p = w->in.data + sizeof(h), *end = w->in.data + w->in.len;
+    for (uint32_t i = 0; i < h.nlinks; i++) {
+        size_t len = p < end ? (unsigned char)*p++ : 0;
+        if (len == 0 || len > FRONTIER_ID_MAX || (size_t)(end - p) < len + 1 || p[len] != '\0') goto fail;
+        links.ids[i] = p;
+        links.lens[i] = len;
+        p += len + 1;
+    }
+    if (p != end) goto fail;
+
+    fetch_result_t r = {.outcome = (fetch_outcome_t)h.outcome, .http_status = h.http_status,
+                        .attempts = h.attempts, .latency_us = h.latency_us};
+    memcpy(r.tally, h.tally, sizeof(r.tally));
+    r.body.len = h.body_len; /* the bytes stayed in the worker; crawl_done reads only the length */
+    crawl_done(k->c, h.page, &r, h.parsed ? &links : NULL);
+    w->page = -1;
+    k->deaths = 0;
+    free(links.ids);
+    free(links.lens);
+    return 0;
+fail:
+    free(links.ids);
+    free(links.lens);
+    return -1;
+}
+
+/* Reads every packet waiting on w's socket, delivering each complete result. Returns 0, or -1 when
+ * the worker is gone or garbled. */
+static int drain(coord_t *k, worker_t *w) {
+    for (;;) {
+        char more;
+        if (buf_reserve(&w->in, PACKET_MAX) < 0) {
+            crawl_fail(k->c, "out of memory");
+            k->failed = 1;
+            return -1;
+        }
+        struct iovec iov[2] = {{&more, 1}, {w->in.data + w->in.len, PACKET_MAX - 1}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t got = recvmsg(w->fd, &m, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        if (got <= 0 || (m.msg_flags & MSG_TRUNC)) return -1; /* EOF: the worker died */
+        w->in.len += (size_t)got - 1;
+        if (more) continue;
+        if (w->page < 0 || deliver(k, w) < 0) return -1;
+        buf_clear(&w->in);
+    }
+}
+
+/* Gives every idle worker a page, while the frontier has some. */
+static void dispatch(coord_t *k) {
+    for (uint32_t i = 0; i < k->n && !k->failed; i++) {
+        worker_t *w = &k->w[i];
+        if (w->fd < 0 || w->page >= 0) continue;
+        task_msg_t t;
+        size_t len;
+        int64_t page = crawl_take(k->c, t.id, &len);
+        if (page < 0) return;
+        t.page = (uint32_t)page;
+        t.len = (uint32_t)len;
+        w->page = page;
+        ssize_t sent;
+        while ((sent = send(w->fd, &t, offsetof(task_msg_t, id) + len, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (sent < 0) bury(k, w); /* requeues the page, and may fill the slot again */
+    }
+}
+
+/* Waits up to POLL_MS for results or deaths, and handles them. */
+static void wait_events(coord_t *k, struct pollfd *pfd) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < k->n; i++)
+        if (k->w[i].fd >= 0) pfd[m++] = (struct pollfd){.fd = k->w[i].fd, .events = POLLIN};
+    if (m == 0) { /* every slot is empty: replacements failed */
+        if (!k->failed) crawl_fail(k->c, "no worker left");
+        k->failed = 1;
+        return;
+    }
+    if (poll(pfd, m, POLL_MS) <= 0) return; /* a timeout, or EINTR: both mean look again */
+    for (uint32_t i = 0, j = 0; i < k->n; i++) {
+        worker_t *w = &k->w[i];
+        if (w->fd < 0 || pfd[j].fd != w->fd) continue;
+        if (pfd[j++].revents && drain(k, w) < 0) bury(k, w);
+    }
+}
+
+/* Tells busy workers to give up their retries, once, when a stop is requested. */
+static void forward_stop(coord_t *k) {
+    for (uint32_t i = 0; i < k->n; i++)
+        if (k->w[i].fd >= 0 && k->w[i].page >= 0) kill(k->w[i].pid, SIGUSR1);
+}
+
+static int processes_run(crawl_t *c) {
+    coord_t k = {.c = c, .n = crawl_config(c)->concurrency, .self = getpid()};
+    int stop_forwarded = 0;
+    struct pollfd *pfd = calloc(k.n, sizeof(*pfd));
+    if (!pfd || !(k.w = calloc(k.n, sizeof(*k.w)))) {
+        crawl_fail(c, "out of memory");
+        free(pfd);
+        return -1;
+    }
+    for (uint32_t i = 0; i < k.n; i++) k.w[i].fd = -1;
+    for (uint32_t i = 0; i < k.n && !k.failed; i++) {
+        if (spawn(&k, &k.w[i]) < 0) {
+            crawl_fail(c, "cannot fork worker %u of %u: %s", i + 1, k.n, strerror(errno));
+            k.failed = 1;
+        }
+    }
+    for (;;) {
+        if (!k.failed) dispatch(&k);
+        /* Over when nothing is in flight and either nothing waits, a stop was asked, or we failed:
+         * results of pages in flight are always waited for, so no page is left half-done. */
+        if (crawl_idle(c) || (k.failed && crawl_in_flight(c) == 0)) break;
+        if (crawl_stopping(c) && !stop_forwarded) {
+            forward_stop(&k);
+            stop_forwarded = 1;
+        }
+        wait_events(&k, pfd);
+    }
+
+    /* The stop message to every worker first, so that they all exit at once; then reap them. */
+    task_msg_t stop = {.len = 0};
+    for (uint32_t i = 0; i < k.n; i++)
+        if (k.w[i].fd >= 0) send(k.w[i].fd, &stop, offsetof(task_msg_t, id), MSG_NOSIGNAL | MSG_DONTWAIT);
+    for (uint32_t i = 0; i < k.n; i++) {
+        worker_t *w = &k.w[i];
+        if (w->fd >= 0) {
+            close(w->fd);
+            while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {}
+        }
+        buf_free(&w->in);
+    }
+    free(k.w);
+    free(pfd);
+    return k.failed ? -1 : 0;
+}
+
+const crawl_engine_t engine_processes = {
+    .name = "processes",
+    .summary = "N forked workers; the parent owns the frontier and talks to them by messages",
+    .run = processes_run,
+};
