@@ -126,6 +126,45 @@ class Faults(unittest.TestCase):
                     self.assertEqual(res["failed"], 1, "only the start page was tried")
 
 
+def children(pid):
+    """The PIDs of a process's children (Linux: /proc/PID/task/*/children)."""
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+class KilledWorker(unittest.TestCase):
+    @unittest.skipUnless("processes" in models(), "no processes model")
+    def test_sigkilled_workers_lose_no_page(self):
+        with Server("--seed", SEED, "--pages", PAGES, "--latency", "5ms") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            want = reachable(start)
+            with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
+                p = subprocess.Popen([harness.binary(), "crawl", s.url, "-m", "processes", "-c", "8", "--json",
+                                      "--no-progress", "--start", start, "-o", out.name],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=harness.server_env())
+                harness.wait_until(lambda: harness.api_count(s.stats()) >= 100, 60, what="the crawl to start")
+                victims = children(p.pid)[:3]
+                self.assertEqual(len(victims), 3, "expected 8 worker processes")
+                for v in victims:
+                    os.kill(v, signal.SIGKILL)
+                stdout, stderr = p.communicate(timeout=120)
+                self.assertEqual(p.returncode, 0, stderr)
+                self.assertNotRegex(stderr.decode(), harness.SANITIZER_REPORT)
+                res = json.loads(stdout)
+                visited = out.read().split()
+            self.assertEqual(set(visited), want)
+            self.assertEqual(len(visited), len(want))
+            self.assertEqual(res["failed"], 0)
+            # Delivery is at least once: a page whose answer died with its worker is fetched again.
+            self.assertLessEqual(s.stats()["audit"]["duplicate_fetches"], len(victims))
+
+
 class Interrupt(unittest.TestCase):
     def test_sigint_stops_cleanly_and_reports(self):
         with Server("--seed", SEED, "--pages", PAGES, "--latency", "20ms") as s:
