@@ -131,6 +131,10 @@ int loop_set_fd(loop_t *l, int fd, int mask) {
     return 0;
 }
 
+void loop_forget_fd(loop_t *l, int fd) {
+    if (fd >= 0 && fd < l->fds_cap) l->fds[fd] = (loop_fd_t){0};
+}
+
 void loop_del_fd(loop_t *l, int fd) {
     if (fd < 0 || fd >= l->fds_cap || !l->fds[fd].mask) return;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);

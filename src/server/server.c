@@ -59,6 +59,7 @@ typedef struct conn {
     uint64_t last_active_us;
     int keep_alive;          /* of the request being answered */
     int read_eof;            /* the client half-closed: answer what is pending, then close */
+    int nodelay;             /* TCP_NODELAY is set */
     loop_timer_t timer;      /* delay, slow trickle or hang */
     buf_t pending;           /* a reply waiting for its delay, or being trickled */
     size_t pending_off;
@@ -136,7 +137,7 @@ static void conn_close(conn_t *c, int reset) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
-    loop_del_fd(w->loop, c->fd);
+    loop_forget_fd(w->loop, c->fd);
     loop_timer_stop(w->loop, &c->timer);
     close(c->fd);
     c->fd = -1;
@@ -199,11 +200,17 @@ static int conn_flush(conn_t *c) {
     if (c->out_off == c->out.len) {
         buf_clear(&c->out);
         c->out_off = 0;
-        if (c->state == CONN_CLOSING) {
-            shutdown(c->fd, SHUT_WR);
+        if (c->state == CONN_CLOSING) { /* close() sends the FIN */
             conn_close(c, 0);
             return -1;
         }
+    }
+    if (!c->nodelay && c->state != CONN_CLOSING) {
+        /* A connection that stays open gets TCP_NODELAY, so that a small answer following another
+         * is not held back by Nagle; one closing after its answer does not need the syscall. */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = 1;
     }
     int pending = c->out_off < c->out.len;
     int mask = pending ? LOOP_WRITABLE : 0;
@@ -598,8 +605,6 @@ static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (!conn_new(w, fd)) {
             atomic_fetch_sub_explicit(&srv->conns_open, 1, memory_order_relaxed);
             close(fd);
