@@ -1,0 +1,44 @@
+/* curlloop: drives a libcurl multi handle from the project's loop_t, the way curl's
+ * docs/examples/ephiperfifo.c drives one from raw epoll and hiredis's adapters/ae.h attaches to
+ * redis's loop. libcurl says which sockets it wants watched and when it next needs a timeout; the
+ * adapter turns that into loop fds and one loop timer, and hands each finished transfer to the
+ * owner. Nothing here blocks; everything runs on the loop's thread.
+ *
+ * Conventions: functions return 0 / -1; curlloop_create writes its reason into err. The done
+ * callback receives an easy handle already removed from the multi: it may add it again, free it,
+ * or leave it, and may add or remove other handles. Free the adapter (after removing your handles)
+ * before freeing the loop: libcurl closes its pooled connections through the adapter. */
+#ifndef CRAWLBENCH_CURLLOOP_H
+#define CRAWLBENCH_CURLLOOP_H
+
+#include "server/loop.h"
+
+#include <curl/curl.h>
+
+typedef struct curlloop curlloop_t;
+
+/* A transfer ended (rc is its result: see fetch_classify). data is curlloop_create's. */
+typedef void curlloop_done_fn(curlloop_t *cl, CURL *easy, CURLcode rc, void *data);
+
+curlloop_t *curlloop_create(loop_t *l, curlloop_done_fn *done, void *data, char *err, size_t errlen);
+/* Cleans up the multi handle, which closes its pooled connections. Handles still added are detached
+ * by libcurl, not freed: they are the caller's. NULL is fine. */
+void curlloop_free(curlloop_t *cl);
+
+/* Starts a transfer: easy joins the multi now, and the loop drives it from the next iteration. -1
+ * when libcurl refuses (the handle is already added, or out of memory). */
+int curlloop_add(curlloop_t *cl, CURL *easy);
+/* Abandons a transfer added and not yet done: its done callback will not run, and its connection
+ * is closed (libcurl cannot reuse a connection in the middle of an answer). */
+void curlloop_remove(curlloop_t *cl, CURL *easy);
+uint32_t curlloop_active(const curlloop_t *cl); /* handles added and not yet done */
+
+/* The first failure to watch a socket ("loop_add_fd: ..."), or NULL. Transfers it hit end with an
+ * error of their own; the owner may want to report it. */
+const char *curlloop_error(const curlloop_t *cl);
+
+/* The fd bound to give loop_create() for a crawler: the open-file limit, raised as far as the hard
+ * limit allows (one socket per transfer in flight, plus the pool). */
+int curlloop_fd_limit(void);
+
+#endif
