@@ -15,8 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Every model, in the order the guide teaches them. The declarations in engine.h are weak while
- * models are still being added, so a model not yet linked in is simply absent from the list. */
+/* Every model, in the order the guide teaches them. */
 static const crawl_engine_t *const engines[] = {
     &engine_sequential, &engine_threads, &engine_processes, &engine_async, &engine_epoll,
     &engine_pool,       &engine_green,   &engine_nursery,   &engine_pipeline,
@@ -39,16 +38,14 @@ struct crawl {
 
 const char *const *crawl_engine_names(void) {
     static const char *names[NENGINES + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < NENGINES; i++)
-        if (engines[i]) names[n++] = engines[i]->name;
-    names[n] = NULL;
+    for (size_t i = 0; i < NENGINES; i++) names[i] = engines[i]->name;
+    names[NENGINES] = NULL;
     return names;
 }
 
 static const crawl_engine_t *find_engine(const char *name) {
     for (size_t i = 0; i < NENGINES; i++)
-        if (engines[i] && !strcmp(engines[i]->name, name)) return engines[i];
+        if (!strcmp(engines[i]->name, name)) return engines[i];
     return NULL;
 }
 

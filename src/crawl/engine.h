@@ -43,17 +43,15 @@ int crawl_page_parse(const fetch_result_t *r, const char *id, size_t len, page_l
 /* Records why the engine failed; its run() then returns -1. */
 void crawl_fail(crawl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The models, one file each under src/crawl/. Weak, so that a model not linked in is left out of
- * crawl_engine_names() instead of breaking the build. */
-#define CRAWL_ENGINE extern const crawl_engine_t __attribute__((weak))
-CRAWL_ENGINE engine_sequential; /* sequential.c */
-CRAWL_ENGINE engine_threads;    /* threads.c */
-CRAWL_ENGINE engine_processes;  /* processes.c */
-CRAWL_ENGINE engine_async;      /* async.c */
-CRAWL_ENGINE engine_epoll;      /* epoll.c */
-CRAWL_ENGINE engine_pool;       /* pool.c */
-CRAWL_ENGINE engine_green;      /* green.c */
-CRAWL_ENGINE engine_nursery;    /* nursery.c */
-CRAWL_ENGINE engine_pipeline;   /* pipeline.c */
+/* The models, one file each under src/crawl/. */
+extern const crawl_engine_t engine_sequential; /* sequential.c */
+extern const crawl_engine_t engine_threads;    /* threads.c */
+extern const crawl_engine_t engine_processes;  /* processes.c */
+extern const crawl_engine_t engine_async;      /* async.c */
+extern const crawl_engine_t engine_epoll;      /* epoll.c */
+extern const crawl_engine_t engine_pool;       /* pool.c */
+extern const crawl_engine_t engine_green;      /* green.c */
+extern const crawl_engine_t engine_nursery;    /* nursery.c */
+extern const crawl_engine_t engine_pipeline;   /* pipeline.c */
 
 #endif
