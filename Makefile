@@ -39,7 +39,7 @@ B        := build/$(VARIANT)
 CFLAGS   := $(STD) $(OPT) -g $(WARN) $(INC) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c src/crawl/*.c))
+LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c src/crawl/*.c src/compare/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

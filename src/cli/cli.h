@@ -12,6 +12,7 @@
 int cli_serve(int argc, char **argv);
 int cli_crawl(int argc, char **argv);
 int cli_graph(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */

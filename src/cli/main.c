@@ -1,5 +1,6 @@
 /* crawlbench's entry point: dispatches to a subcommand and owns the top-level --help/--version. */
 #include "cli/cli.h"
+#include "common/version.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CRAWLBENCH_VERSION "0.1.0"
 
 static const char usage[] =
     "usage: crawlbench <command> [options]\n"
@@ -18,6 +18,7 @@ static const char usage[] =
     "commands:\n"
     "  serve     run the demo server (the guide's web graph over HTTP, with latency and faults)\n"
     "  crawl     crawl a server with one concurrency model and report what it took\n"
+    "  compare   run every model side by side: a table, JSON, charts and an HTML report\n"
     "  graph     the graph a server would serve: its shape, or the pages reachable from one\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
@@ -54,6 +55,7 @@ static const struct {
     {"serve", cli_serve},
     {"crawl", cli_crawl},
     {"graph", cli_graph},
+    {"compare", cli_compare},
 };
 
 int main(int argc, char **argv) {

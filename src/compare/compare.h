@@ -1,0 +1,98 @@
+/* `crawlbench compare`: the guide's performance comparison. Runs every crawl model from the same
+ * start page with the same cap (each as a child `crawlbench crawl --json`, so a model's memory and
+ * threads are its own), against an embedded server or a given one, resets the server's audit
+ * between runs, repeats each measurement, and summarises the way hyperfine does (median, range,
+ * deviation, outliers, speedup with its uncertainty). Reports: a table, compare.json, CSV,
+ * Markdown, compare.svg and report.html.
+ *
+ * Conventions: functions return 0, or -1 with a message in err (COMPARE_ERR_LEN). */
+#ifndef CRAWLBENCH_COMPARE_H
+#define CRAWLBENCH_COMPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define COMPARE_ERR_LEN 512
+#define COMPARE_MAX_MODELS 16
+#define COMPARE_MAX_LEVELS 32
+
+typedef struct compare_config {
+    const char *url;            /* NULL: start an embedded server */
+    const char *models[COMPARE_MAX_MODELS];
+    size_t nmodels;
+    uint32_t levels[COMPARE_MAX_LEVELS]; /* concurrency levels: one, or a sweep */
+    size_t nlevels;
+    int sweep;                  /* levels came from --sweep */
+    uint32_t repeat;            /* measured runs per model and level */
+    uint32_t warmup;            /* discarded runs before them */
+    uint64_t max_pages;         /* the cap every crawl gets */
+    const char *start;          /* start page id, or NULL: one random page for all runs */
+    /* The embedded server's graph and latency. */
+    uint32_t pages;
+    uint64_t seed;
+    const char *latency;
+    const char *self_exe;       /* the crawlbench binary to run crawls with */
+    uint64_t run_timeout_us;    /* a crawl taking longer is killed and the comparison fails */
+    int progress;               /* progress on stderr */
+} compare_config_t;
+
+/* One crawl, as its --json result and the server's audit after it. */
+typedef struct compare_run {
+    double elapsed_s, pages_per_s, ideal_s, over_ideal, p50_ms, p99_ms;
+    uint64_t pages, failed, retries, requests, peak_rss_kb;
+    uint32_t peak_in_flight;
+    uint64_t duplicates;        /* the server's duplicate fetches during this run */
+    uint64_t errors_served;     /* non-200 answers the server gave to /api during this run */
+} compare_run_t;
+
+typedef struct compare_stat {
+    double median, mean, min, max, stddev;
+    uint32_t outliers;          /* runs whose modified z-score exceeds 3.5 (hyperfine's rule) */
+} compare_stat_t;
+
+/* One model at one concurrency level: its runs and their summary. */
+typedef struct compare_cell {
+    char model[16];
+    uint32_t concurrency;       /* as asked; sequential always runs with 1 */
+    compare_run_t runs[64];
+    uint32_t nruns;
+    compare_stat_t elapsed, pages_per_s;
+    double speedup, speedup_err; /* median time of sequential / this, with propagated deviation */
+    double ideal_s, over_ideal;  /* medians */
+    double p50_ms, p99_ms;       /* medians */
+    uint64_t pages;              /* median */
+    uint64_t retries, failed, duplicates; /* the largest over runs */
+    char warning[160];           /* spread too wide, outliers, duplicates: "" when none */
+} compare_cell_t;
+
+typedef struct compare_report {
+    compare_config_t cfg;
+    char url[256];
+    int embedded;
+    char start[72];
+    char server_latency[64], server_faults[128];
+    uint32_t server_pages;
+    uint64_t server_seed;
+    char machine[512];          /* JSON object text: cores, cpu, kernel, compiler, versions */
+    compare_cell_t *cells;      /* models x levels, model-major */
+    size_t ncells;
+    double total_s;
+} compare_report_t;
+
+/* Runs the whole comparison. report must be freed with compare_report_free() in every case. */
+int compare_run(const compare_config_t *cfg, compare_report_t *report, char *err);
+void compare_report_free(compare_report_t *r);
+
+/* Summary statistics of n values (n >= 1). */
+void compare_stat_of(const double *v, size_t n, compare_stat_t *out);
+
+/* Outputs. The writers return 0, or -1 with errno set. */
+void compare_print_table(FILE *f, const compare_report_t *r);
+int compare_write_json(FILE *f, const compare_report_t *r);
+int compare_write_csv(FILE *f, const compare_report_t *r);
+int compare_write_markdown(FILE *f, const compare_report_t *r);
+int compare_write_svg(FILE *f, const compare_report_t *r);
+int compare_write_html(FILE *f, const compare_report_t *r);
+
+#endif
