@@ -57,7 +57,10 @@ int fetch_easy_setup(CURL *easy, const fetch_opts_t *o, fetch_result_t *r) {
               curl_easy_setopt(easy, CURLOPT_WRITEDATA, r) ||
               curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->error) ||
               curl_easy_setopt(easy, CURLOPT_USERAGENT, "crawlbench/0.1") ||
-              curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+              curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http") ||
+              /* Straight to the server under test: a proxy from http_proxy would be what we measure,
+               * and libcurl would look the variables up again on every transfer. */
+              curl_easy_setopt(easy, CURLOPT_PROXY, "");
     return bad ? -1 : 0;
 }
 
