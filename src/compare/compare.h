@@ -95,4 +95,9 @@ int compare_write_markdown(FILE *f, const compare_report_t *r);
 int compare_write_svg(FILE *f, const compare_report_t *r);
 int compare_write_html(FILE *f, const compare_report_t *r);
 
+/* Internal to src/compare/ (svg.c, html.c): writes s as XML/HTML text or attribute content, markup
+ * characters as entities, control characters and bytes that are not valid UTF-8 as '?', so that a
+ * hostile URL or model name cannot break the document. */
+void compare__escape(FILE *f, const char *s);
+
 #endif

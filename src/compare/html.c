@@ -87,40 +87,6 @@ static const struct {
      "and memory must stay bounded: downloads feeding parsers, parsers feeding a database."},
 };
 
-/* Writes s as HTML text or attribute content: markup characters as entities, control characters and
- * invalid UTF-8 as '?'. */
-static void html_esc(FILE *f, const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        size_t len = c < 0x80             ? 1
-                     : (c & 0xE0) == 0xC0 ? 2
-                     : (c & 0xF0) == 0xE0 ? 3
-                     : (c & 0xF8) == 0xF0 ? 4
-                                          : 0;
-        size_t i = 1;
-        while (i < len && (p[i] & 0xC0) == 0x80)
-            i++;
-        if (len == 0 || i < len || (len == 2 && c < 0xC2)) {
-            fputc('?', f), p++;
-            continue;
-        }
-        if (len > 1) {
-            fwrite(p, 1, len, f), p += len;
-            continue;
-        }
-        switch (c) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(c < 0x20 && c != '\t' && c != '\n' ? '?' : c, f);
-        }
-        p++;
-    }
-}
-
 /* printf, escaped: for text that mixes the report's strings with numbers. */
 __attribute__((format(printf, 2, 3))) static void html_escf(FILE *f, const char *fmt, ...) {
     char buf[1024];
@@ -128,7 +94,7 @@ __attribute__((format(printf, 2, 3))) static void html_escf(FILE *f, const char 
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    html_esc(f, buf);
+    compare__escape(f, buf);
 }
 
 static const char html_css[] =
@@ -187,7 +153,7 @@ static void html_dt(FILE *f, const char *term) { fprintf(f, "<dt>%s</dt><dd>", t
 static void html_machine_field(FILE *f, const cJSON *m, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
     if (cJSON_IsString(v) && v->valuestring[0])
-        html_esc(f, v->valuestring);
+        compare__escape(f, v->valuestring);
     else if (cJSON_IsNumber(v))
         fprintf(f, "%g", v->valuedouble);
     else
@@ -198,20 +164,20 @@ static void html_setup(FILE *f, const compare_report_t *r) {
     const compare_config_t *cfg = &r->cfg;
     fputs("<h2>Setup</h2>\n<dl class=\"setup\">\n", f);
     html_dt(f, "Server");
-    html_esc(f, r->url);
+    compare__escape(f, r->url);
     fputs(r->embedded ? " <span class=\"sub\">(embedded, started for this comparison)</span>" : "", f);
     fputs("</dd>", f);
     html_dt(f, "Graph");
     fprintf(f, "%u pages, seed %llu</dd>\n", r->server_pages, (unsigned long long)r->server_seed);
     html_dt(f, "Latency");
-    html_esc(f, r->server_latency[0] ? r->server_latency : "?");
+    compare__escape(f, r->server_latency[0] ? r->server_latency : "?");
     fputs("</dd>", f);
     html_dt(f, "Faults");
-    html_esc(f, r->server_faults[0] ? r->server_faults : "none");
+    compare__escape(f, r->server_faults[0] ? r->server_faults : "none");
     fputs("</dd>\n", f);
     html_dt(f, "Start page");
     fputs("<code>", f);
-    html_esc(f, r->start);
+    compare__escape(f, r->start);
     fputs("</code></dd>", f);
     html_dt(f, "Pages per crawl");
     fprintf(f, "at most %llu</dd>\n", (unsigned long long)cfg->max_pages);
@@ -231,7 +197,7 @@ static void html_setup(FILE *f, const compare_report_t *r) {
         }
     } else {
         html_dt(f, "Machine");
-        html_esc(f, r->machine[0] ? r->machine : "not recorded");
+        compare__escape(f, r->machine[0] ? r->machine : "not recorded");
         fputs("</dd>\n", f);
     }
     cJSON_Delete(m);
@@ -253,7 +219,7 @@ static void html_table(FILE *f, const compare_report_t *r) {
         int group = i > 0 && strcmp(r->cells[i - 1].model, c->model) != 0;
         fprintf(f, "<tr class=\"row%s%s\"><td class=\"model\">", c->warning[0] ? " warn" : "",
                 group ? " group" : "");
-        html_esc(f, c->model);
+        compare__escape(f, c->model);
         fprintf(
             f,
             "</td><td>%u</td><td>%llu</td><td>%.3f <span class=\"sub\">(%.3f..%.3f)</span></td><td>%.1f</td>",
@@ -344,9 +310,9 @@ static void html_model(FILE *f, const compare_report_t *r, const char *model) {
                 "<p><strong>When to use it.</strong> %s</p>\n",
                 model_notes[k].title, model_notes[k].source, model_notes[k].what, model_notes[k].when);
     } else {
-        html_esc(f, model);
+        compare__escape(f, model);
         fputs("</h3>\n<p>A model this report has no notes on; its source is <code>src/crawl/", f);
-        html_esc(f, model);
+        compare__escape(f, model);
         fputs(".c</code>.</p>\n", f);
     }
     const compare_cell_t *c = html_best(r, model);
@@ -370,7 +336,7 @@ int compare_write_html(FILE *f, const compare_report_t *r) {
             nm, nm == 1 ? "" : "s", html_css);
     fputs("<h1>crawlbench compare</h1>\n<p class=\"lead\">", f);
     for (size_t i = 0; i < nm; i++) {
-        html_esc(f, models[i]);
+        compare__escape(f, models[i]);
         fputs(i + 2 < nm ? ", " : i + 2 == nm ? " and " : "", f);
     }
     html_escf(

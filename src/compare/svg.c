@@ -39,9 +39,7 @@ static const struct {
 static const char *const extra_colours[] = {"#44AA99", "#999933", "#AA4499", "#117733",
                                             "#DDAA33", "#000000", "#6699CC", "#EE6677"};
 
-/* Writes s as XML text or attribute content: markup characters as entities, control characters and
- * bytes that are not valid UTF-8 as '?', so a hostile URL or model name cannot break the document. */
-static void svg_esc(FILE *f, const char *s) {
+void compare__escape(FILE *f, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         unsigned char c = *p;
@@ -155,9 +153,9 @@ static void svg_open(FILE *f, const compare_report_t *r, int w, int h, const cha
         "<text x=\"24\" y=\"50\" fill=\"%s\">median of %u run%s per point &#183; at most %llu pages &#183; "
         "latency ",
         MUTED, r->cfg.repeat, r->cfg.repeat == 1 ? "" : "s", (unsigned long long)r->cfg.max_pages);
-    svg_esc(f, r->server_latency[0] ? r->server_latency : "?");
+    compare__escape(f, r->server_latency[0] ? r->server_latency : "?");
     fputs(" &#183; ", f);
-    svg_esc(f, r->url);
+    compare__escape(f, r->url);
     fputs(r->embedded ? " (embedded)</text>\n" : "</text>\n", f);
 }
 
@@ -186,10 +184,10 @@ static void bars_row(FILE *f, const compare_report_t *r, const compare_cell_t *c
     const char *col = svg_colour(r, c->model);
     int cy = y + BAR_ROW / 2, by = cy - BAR_H / 2;
     fputs("<g>\n<title>", f);
-    svg_esc(f, c->model);
+    compare__escape(f, c->model);
     fprintf(f, ": median %.1f pages/s, runs %.1f..%.1f, ideal %.1f</title>\n", med, lo, hi, ideal);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-weight=\"600\">", BAR_X0 - 52, cy + 4);
-    svg_esc(f, c->model);
+    compare__escape(f, c->model);
     fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"%s\">c=%u</text>\n", BAR_X0 - 10,
             cy + 4, MUTED, c->concurrency);
     if (ideal > 0)
@@ -320,7 +318,7 @@ static void lines_model(FILE *f, const compare_report_t *r, size_t first, int id
     double k = (LINE_Y1 - LINE_Y0) / top, xs[COMPARE_MAX_LEVELS * 2], ys[COMPARE_MAX_LEVELS * 2];
     size_t np = 0;
     fputs("<g>\n<title>", f);
-    svg_esc(f, model);
+    compare__escape(f, model);
     fputs("</title>\n", f);
     for (size_t i = first; i < r->ncells && np < sizeof(xs) / sizeof(xs[0]); i++) {
         if (strcmp(r->cells[i].model, model)) continue;
@@ -349,7 +347,7 @@ static void lines_model(FILE *f, const compare_report_t *r, size_t first, int id
             strcmp(model, "sequential") ? "" : " stroke-dasharray=\"6 4\"");
     line_marker(f, idx, LINE_X1 + 44, ly, col);
     fprintf(f, "<text x=\"%d\" y=\"%d\">", LINE_X1 + 66, ly + 4);
-    svg_esc(f, model);
+    compare__escape(f, model);
     fputs(strcmp(model, "sequential") ? "</text>\n</g>\n" : " (always 1)</text>\n</g>\n", f);
 }
 
