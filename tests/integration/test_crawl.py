@@ -109,6 +109,26 @@ class Faults(unittest.TestCase):
                     else:
                         self.assertEqual(outcome, reference, f"{model} differs from {models()[0]}")
 
+    def test_epoll_sees_every_fault_the_server_injects(self):
+        # Our own HTTP client hides nothing: every attempt the server faulted is counted, resets and
+        # closes included, and the tallies equal the server's audit exactly.
+        faults = self.FAULTS + ",reset:0.05,close:0.05"
+        with Server("--seed", SEED, "--pages", "1000", "--faults", faults, "--retry-after", "0",
+                    "--slow-interval", "1ms") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            res, visited = crawl(s, "epoll", "-c", 16, "--start", start, "--timeout", "300ms", "--backoff", "1ms")
+            audit = s.stats()["audit"]
+            injected = audit["faults"]
+            self.assertEqual(res["attempts"]["5xx"], injected["500"] + injected["503"])
+            self.assertEqual(res["attempts"]["429"], injected["429"])
+            self.assertEqual(res["attempts"]["reset"], injected["reset"] + injected["close"])
+            self.assertEqual(res["attempts"]["truncated"], injected["truncate"])
+            self.assertEqual(res["attempts"]["timeout"], injected["hang"])
+            self.assertGreater(injected["reset"] + injected["close"], 20)
+            self.assertEqual(res["requests"], sum(audit["requests"]["api"].values()) + injected["reset"]
+                             + injected["close"] + injected["hang"] + injected["truncate"])
+            self.assertEqual(audit["duplicate_fetches"], 0)
+
     def test_fail_first_is_survived_with_enough_attempts(self):
         with Server("--seed", SEED, "--pages", "500", "--fail-first", "2", "--retry-after", "0") as s:
             start = s.get_json("/graph/random")["page_id"]
