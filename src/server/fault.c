@@ -241,6 +241,9 @@ void fault_plan_format(const fault_plan_t *plan, char *buf, size_t cap) {
 
 fault_kind_t fault_decide(const fault_plan_t *plan, uint64_t seed, uint32_t page, uint32_t attempt) {
     if (attempt < plan->fail_first) return plan->fail_with;
+    uint32_t total = 0;
+    for (int k = 1; k < FAULT_KINDS; k++) total += plan->ppm[k];
+    if (!total) return FAULT_NONE; /* no faults configured: skip the hash on the hot path */
     uint32_t u = (uint32_t)(rng_hash3(seed ^ STREAM_FAULT, page, attempt) % PPM);
     uint32_t edge = 0;
     for (int k = 1; k < FAULT_KINDS; k++) {

@@ -155,8 +155,13 @@ static void server_timing(routes_reply_t *out) {
 static void route_api(const routes_env_t *env, const http_request_t *req, const char *id,
                       size_t id_len, buf_t *body, routes_reply_t *out) {
     char decoded[GRAPH_ID_MAX + 1], err[160];
-    long dlen = http_percent_decode(id, id_len, decoded, sizeof(decoded));
-    int64_t page = dlen < 0 ? -1 : graph_find(env->graph, decoded, (size_t)dlen);
+    int64_t page;
+    if (!memchr(id, '%', id_len)) { /* ids are URL-safe: decoding is for the odd client that escapes */
+        page = graph_find(env->graph, id, id_len);
+    } else {
+        long dlen = http_percent_decode(id, id_len, decoded, sizeof(decoded));
+        page = dlen < 0 ? -1 : graph_find(env->graph, decoded, (size_t)dlen);
+    }
     api_knobs_t k;
     out->route = ROUTE_API;
     if (read_knobs(req, &k, err, sizeof(err)) < 0) {
