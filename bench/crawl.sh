@@ -68,59 +68,11 @@ MODELS=(epoll async sequential threads processes pool green nursery pipeline)
 
 die() { echo "bench/crawl.sh: $*" >&2; exit 1; }
 
-# ---- processes we start, and only those, are stopped by PID (as bench/run.sh does) ----
-
-# STARTED holds our children not yet reaped: until `wait` reaps one, its PID cannot be reused.
-STARTED=()
-forget() {
-  local keep=() p
-  for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
-stop_pid() { # pid: TERM, up to 5 s to exit, then KILL; then reap it
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 50); do
-    [ "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  forget "$pid"
-  return 0
-}
-# Runs a time-bounded client in the background and waits for it, so that a trapped Ctrl-C is
-# handled at once. Returns its exit status.
-bounded() {
-  local pid rc
-  "$@" &
-  pid=$!
-  STARTED+=("$pid")
-  wait "$pid"
-  rc=$?
-  forget "$pid"
-  return "$rc"
-}
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh  # (from the repository root) stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
 
 # ---- measuring helpers ----
 
-# Sets the variable named $1 to the CPU seconds used so far by this shell's reaped children and
-# their reaped descendants (bash's `times`, second line): the client of the run just finished,
-# including the forked workers of -m processes and wrk's threads.
-children_cpu() {
-  times >"$OUT/.times"
-  printf -v "$1" '%s' "$(awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/);
-                                       printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$OUT/.times")"
-}
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
-machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
 # CPUs busy between two machine_ticks samples.
 busy_cpus() { awk -v m0="$1" -v m1="$2" -v n="$NCPU" 'BEGIN {split(m0, a, " "); split(m1, b, " ");
   t = b[2] - a[2]; printf "%.2f", (t > 0 ? (b[1] - a[1]) / (t / n) : 0)}'; }

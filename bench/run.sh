@@ -49,50 +49,8 @@ SUMMARY=$OUT/summary.txt
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
-# ---- processes we start, and only those, are stopped by PID ----
+. bench/lib.sh  # (from the repository root) stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
 
-# STARTED holds our children not yet reaped: until `wait` reaps one, its PID cannot be reused, so
-# signalling it cannot hit another process. A PID leaves the list as soon as it is reaped.
-STARTED=()
-forget() { # pid: reaped, take it off the list
-  local keep=() p
-  for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
-stop_pid() { # pid: TERM, up to 5 s to exit, then KILL; then reap it
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 50); do
-    [ "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  forget "$pid"
-  return 0
-}
-# Runs a time-bounded load (wrk, loadgen) and waits for it. It runs in the background because
-# `wait` returns as soon as a trapped signal arrives, whereas bash holds back Ctrl-C while a
-# foreground child that catches SIGINT itself (wrk does) is running. Returns its exit status.
-bounded() {
-  local pid rc
-  "$@" &
-  pid=$!
-  STARTED+=("$pid")
-  wait "$pid"
-  rc=$?
-  forget "$pid"
-  return "$rc"
-}
-# Sets the variable named $1 to the CPU seconds used so far by this shell's reaped children (the
-# second line of bash's `times`). `times` runs here, not in a subshell: a subshell's children are
-# not ours.
-children_cpu() {
-  times >"$OUT/.times"
-  printf -v "$1" '%s' "$(awk 'NR == 2 {split($1, u, /[ms]/); split($2, s, /[ms]/);
-                                       printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}' "$OUT/.times")"
-}
 # nginx's worker is not our child: signal it only if it is still the process we saw start
 # (same PID and the same start time), which is the case only if its master died before it.
 stop_nginx() { # master worker worker_start_time
@@ -101,12 +59,6 @@ stop_nginx() { # master worker worker_start_time
     kill -TERM "$2" 2>/dev/null
   fi
 }
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ---- measuring helpers ----
 
@@ -119,8 +71,6 @@ cpu_ticks() {
   done
   echo "$sum"
 }
-# Busy and total ticks of the whole machine, from the first line of /proc/stat.
-machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
 
 # median min max of the numbers given
 stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; print m, v[1], v[NR]}'; }
