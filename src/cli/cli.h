@@ -21,4 +21,8 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, ui
 /* Prints "crawlbench CMD: message" and a pointer to --help, returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The usage error for what getopt_long returns with a leading ':' in the short options: '?' for an
+ * unknown option, ':' for one missing its value. */
+int cli_option_error(const char *cmd, char **argv, int opt);
+
 #endif

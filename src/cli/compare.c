@@ -155,15 +155,12 @@ static int parse(int argc, char **argv, compare_opts_t *o) {
     optind = 1;
     opterr = 0;
     int opt, rc;
-    while ((opt = getopt_long(argc, argv, "h", compare_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", compare_options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(compare_usage, stdout);
             return -1;
         }
-        if (opt == '?') {
-            if (optopt) return cli_usage_error("compare", "option '%s' needs a value", argv[optind - 1]);
-            return cli_usage_error("compare", "unknown option '%s'", argv[optind - 1]);
-        }
+        if (opt == '?' || opt == ':') return cli_option_error("compare", argv, opt);
         if ((rc = apply(o, opt, optarg))) return rc;
     }
     if (optind < argc) {

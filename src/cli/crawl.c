@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
     optind = 1;
     opterr = 0;
     int opt, rc;
-    while ((opt = getopt_long(argc, argv, "hm:c:n:o:", crawl_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hm:c:n:o:", crawl_options, NULL)) != -1) {
         if (opt == 'h') {
             print_usage(stdout);
             return -1;
@@ -129,10 +129,7 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
             for (const char *const *n = crawl_engine_names(); *n; n++) puts(*n);
             return -1;
         }
-        if (opt == '?') {
-            if (optopt) return cli_usage_error("crawl", "option '%s' needs a value", argv[optind - 1]);
-            return cli_usage_error("crawl", "unknown option '%s'", argv[optind - 1]);
-        }
+        if (opt == '?' || opt == ':') return cli_option_error("crawl", argv, opt);
         if ((rc = apply(o, opt, optarg))) return rc;
     }
     if (optind < argc && (rc = set_url(o, argv[optind++]))) return rc;

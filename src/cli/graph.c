@@ -81,7 +81,7 @@ int cli_graph(int argc, char **argv) {
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", graph_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", graph_options, NULL)) != -1) {
         switch (opt) {
         case 'h': fputs(graph_usage, stdout); return CLI_OK;
         case OPT_SEED: if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &n)) return CLI_USAGE; p.seed = n; break;
@@ -89,9 +89,7 @@ int cli_graph(int argc, char **argv) {
         case OPT_OUT_DEGREE: if (cli_parse_u64("--out-degree", optarg, 1, 1000, &n)) return CLI_USAGE; p.out_degree = (uint32_t)n; break;
         case OPT_GRAPH: file = optarg; break;
         case OPT_REACHABLE: from = optarg; break;
-        default:
-            if (optopt) return cli_usage_error("graph", "option '%s' needs a value", argv[optind - 1]);
-            return cli_usage_error("graph", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_option_error("graph", argv, opt);
         }
     }
     if (optind < argc) return cli_usage_error("graph", "unexpected argument '%s'", argv[optind]);

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "\nTry 'crawlbench %s --help'.\n", cmd);
     return CLI_USAGE;
+}
+
+int cli_option_error(const char *cmd, char **argv, int opt) {
+    if (opt == ':') return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out) {

@@ -129,15 +129,12 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o) {
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", serve_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", serve_options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(serve_usage, stdout);
             return -1;
         }
-        if (opt == '?') {
-            if (optopt) return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
-            return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
-        }
+        if (opt == '?' || opt == ':') return cli_option_error("serve", argv, opt);
         int rc = apply_option(o, opt, optarg);
         if (rc) return rc;
     }
