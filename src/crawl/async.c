@@ -168,7 +168,7 @@ static int async_run(crawl_t *c) {
     char err[256];
     rng_seed(&a.rng, cfg->seed);
     if (!(a.loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
-        !(a.cl = curlloop_create(a.loop, on_done, &a, err, sizeof(err)))) {
+        !(a.cl = curlloop_create(a.loop, a.nslots, on_done, &a, err, sizeof(err)))) {
         crawl_fail(c, "%s", err);
         goto out;
     }

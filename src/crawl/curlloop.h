@@ -20,13 +20,18 @@ typedef struct curlloop curlloop_t;
 /* A transfer ended (rc is its result: see fetch_classify). data is curlloop_create's. */
 typedef void curlloop_done_fn(curlloop_t *cl, CURL *easy, CURLcode rc, void *data);
 
-curlloop_t *curlloop_create(loop_t *l, curlloop_done_fn *done, void *data, char *err, size_t errlen);
+/* max_transfers: the most transfers the owner keeps added at once; the pool keeps that many idle
+ * connections open for reuse. */
+curlloop_t *curlloop_create(loop_t *l, uint32_t max_transfers, curlloop_done_fn *done, void *data, char *err,
+                            size_t errlen);
 /* Cleans up the multi handle, which closes its pooled connections. Handles still added are detached
  * by libcurl, not freed: they are the caller's. NULL is fine. */
 void curlloop_free(curlloop_t *cl);
 
-/* Starts a transfer: easy joins the multi now, and the loop drives it from the next iteration. -1
- * when libcurl refuses (the handle is already added, or out of memory). */
+/* Starts a transfer. easy is queued, and given to libcurl together with every handle queued in the
+ * same loop iteration once that iteration's callbacks have run, so that their requests leave in one
+ * burst. -1 when out of memory. A handle added twice is a bug: the second add is ignored and
+ * curlloop_error() says so. */
 int curlloop_add(curlloop_t *cl, CURL *easy);
 /* Abandons a transfer added and not yet done: its done callback will not run, and its connection
  * is closed (libcurl cannot reuse a connection in the middle of an answer). */

@@ -158,7 +158,7 @@ static int green_run(crawl_t *c) {
     char err[256];
     rng_seed(&g.rng, cfg->seed);
     if (!(g.loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
-        !(g.cl = curlloop_create(g.loop, on_done, &g, err, sizeof(err))) ||
+        !(g.cl = curlloop_create(g.loop, n, on_done, &g, err, sizeof(err))) ||
         !(g.sched = coro_sched_create(g.loop, GREEN_STACK, err, sizeof(err)))) {
         fail(&g, err);
         goto out;

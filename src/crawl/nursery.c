@@ -259,7 +259,7 @@ static int nursery_run(crawl_t *c) {
     char err[256];
     rng_seed(&k.rng, cfg->seed);
     if (!(loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
-        !(k.cl = curlloop_create(loop, on_done, &k, err, sizeof(err))) ||
+        !(k.cl = curlloop_create(loop, k.nslots, on_done, &k, err, sizeof(err))) ||
         !(k.sched = coro_sched_create(loop, TASK_STACK, err, sizeof(err)))) {
         crawl_fail(c, "%s", err);
         goto out;

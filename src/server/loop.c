@@ -215,10 +215,13 @@ static void arm_timerfd(loop_t *l) {
     l->armed_us = want;
 }
 
-static void run_timers(loop_t *l) {
+/* fired: the timerfd reported, so it must be read (emptied) and counts as disarmed. */
+static void run_timers(loop_t *l, int fired) {
     uint64_t expired;
-    if (read(l->timerfd, &expired, sizeof(expired)) < 0) { /* EAGAIN: spurious, fine */ }
-    l->armed_us = 0;
+    if (fired) {
+        if (read(l->timerfd, &expired, sizeof(expired)) < 0) { /* EAGAIN: spurious, fine */ }
+        l->armed_us = 0;
+    }
     uint64_t now = loop_clock_us();
     while (l->heap_len && l->heap[1]->deadline_us <= now) {
         loop_timer_t *t = l->heap[1];
@@ -256,8 +259,11 @@ int loop_run(loop_t *l) {
     while (!l->stop) {
         if (l->before_sleep) l->before_sleep(l, l->before_sleep_data);
         if (l->stop) break;
-        arm_timerfd(l);
-        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, -1);
+        /* A timer already due (started with delay 0, or expired while callbacks ran) needs no
+         * timerfd round trip: look at the fds without sleeping, then run it in this iteration. */
+        int due = l->heap_len && l->heap[1]->deadline_us <= loop_clock_us();
+        if (!due) arm_timerfd(l);
+        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, due ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -280,7 +286,7 @@ int loop_run(loop_t *l) {
             if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) mask |= LOOP_WRITABLE;
             f->cb(l, fd, f->data, mask);
         }
-        if (timers_due) run_timers(l);
+        if (timers_due || due) run_timers(l, timers_due);
     }
     return 0;
 }

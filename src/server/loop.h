@@ -3,10 +3,11 @@
  * another thread can wake the loop. One loop per thread; no function here is thread-safe except
  * loop_wake().
  *
- * Phases of one iteration (loop_run_once):
+ * Phases of one iteration of loop_run:
  *   1. before-sleep hook (flush output, accept backlog, ...)
  *   2. epoll_wait, with no timeout of its own: timers are delivered by a timerfd armed at the
- *      earliest deadline, so their resolution is the kernel's (microseconds), not epoll's (ms)
+ *      earliest deadline, so their resolution is the kernel's (microseconds), not epoll's (ms).
+ *      When a timer is already due (a zero delay), epoll_wait only looks and does not sleep.
  *   3. now is updated, then fd callbacks run in the order epoll reported them
  *   4. expired timers run, earliest first, ties in the order they were started
  *
