@@ -62,6 +62,17 @@ stop_nginx() { # master worker worker_start_time
 
 # ---- measuring helpers ----
 
+# The same, split: "user kernel" ticks (utime, stime) summed over the PIDs.
+cpu_split() {
+  local pid u=0 k=0 a b
+  for pid in "$@"; do
+    read -r a b < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12, $13}') || return 1
+    [ -n "$b" ] || return 1
+    u=$((u + a)); k=$((k + b))
+  done
+  echo "$u $k"
+}
+
 # Server CPU time, in clock ticks, of the given PIDs (utime + stime of the whole process).
 cpu_ticks() {
   local pid sum=0 t
@@ -132,16 +143,17 @@ wait_http() { # port path
 run_wrk() { # label port seconds "pids" [extra wrk args...]
   local label=$1 port=$2 secs=$3 pids=$4
   shift 4
-  local t0 t1 m0 m1 c0 c1 rps reqs errs wrk_cpu
+  local t0 t1 u0 u1 k0 k1 m0 m1 c0 c1 rps reqs errs wrk_cpu
   # shellcheck disable=SC2086
-  t0=$(cpu_ticks $pids) || die "server gone before $label"
+  read -r u0 k0 < <(cpu_split $pids) && [ -n "$k0" ] || die "server gone before $label"
   m0=$(machine_ticks)
   children_cpu c0
   bounded timeout $((secs + 15)) taskset -c 1 wrk -t1 -c50 -d"${secs}s" "$@" -s bench/paths.lua \
     "http://127.0.0.1:$port" -- "$OUT/paths.txt" >"$OUT/$label.wrk" 2>&1
   children_cpu c1
   # shellcheck disable=SC2086
-  t1=$(cpu_ticks $pids) || die "server died during $label"
+  read -r u1 k1 < <(cpu_split $pids) && [ -n "$k1" ] || die "server died during $label"
+  t0=$((u0 + k0)) t1=$((u1 + k1))
   m1=$(machine_ticks)
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/$label.wrk")
   reqs=$(awk '/ requests in / {print $1}' "$OUT/$label.wrk")
@@ -149,6 +161,9 @@ run_wrk() { # label port seconds "pids" [extra wrk args...]
   errs=$(awk '/Socket errors:/ {gsub(",", ""); s += $4 + $6 + $8 + $10} /Non-2xx/ {s += $NF} END {print s + 0}' "$OUT/$label.wrk")
   wrk_cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN {printf "%.0f", (b - a) * hz}')
   W_WRK=$(awk -v t="$wrk_cpu" -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}')
+  # Server CPU per request in user space and in the kernel, in microseconds.
+  read -r W_USER_US W_KERN_US < <(awk -v u="$((u1 - u0))" -v k="$((k1 - k0))" -v r="$reqs" -v hz="$HZ" \
+    'BEGIN {printf "%.2f %.2f\n", u / hz * 1e6 / r, k / hz * 1e6 / r}')
   read -r W_RPS W_REQS W_RPC W_CPU W_ERRS W_OTHER < <(
   awk -v rps="$rps" -v reqs="$reqs" -v t="$((t1 - t0))" -v hz="$HZ" -v errs="$errs" -v m0="$m0" -v m1="$m1" \
       -v wrk="$wrk_cpu" -v ncpu="$NCPU" 'BEGIN {
@@ -285,6 +300,7 @@ throughput_section() { # tag title [extra wrk args...]
   local tag=$1 title=$2 i srv
   shift 2
   local -a o_rps=() o_rpc=() n_rps=() n_rpc=() o_err=() n_err=() other=() o_cpu=() n_cpu=() o_wrk=() n_wrk=()
+  local -a o_user=() o_kern=() n_user=() n_kern=()
   run_wrk "$tag-ours-warm" "$OURS_PORT" "$WARM" "$OURS_PID" "$@"
   run_wrk "$tag-nginx-warm" "${NG[2]}" "$WARM" "$NG_PIDS" "$@"
   for i in $(seq "$REPS"); do
@@ -292,9 +308,11 @@ throughput_section() { # tag title [extra wrk args...]
       if [ "$srv" = ours ]; then
         run_wrk "$tag-ours-$i" "$OURS_PORT" "$DUR" "$OURS_PID" "$@"
         o_rps+=("$W_RPS"); o_rpc+=("$W_RPC"); o_err+=("$W_ERRS"); o_cpu+=("$W_CPU"); o_wrk+=("$W_WRK")
+        o_user+=("$W_USER_US"); o_kern+=("$W_KERN_US")
       else
         run_wrk "$tag-nginx-$i" "${NG[2]}" "$DUR" "$NG_PIDS" "$@"
         n_rps+=("$W_RPS"); n_rpc+=("$W_RPC"); n_err+=("$W_ERRS"); n_cpu+=("$W_CPU"); n_wrk+=("$W_WRK")
+        n_user+=("$W_USER_US"); n_kern+=("$W_KERN_US")
       fi
       other+=("$W_OTHER")
       printf '  %s run %d %-5s %7.0f req/s %7.0f req/CPU-s %8d requests  server cpu %5ss  wrk cpu %5ss  errors %s  other load %s cores\n' \
@@ -317,8 +335,17 @@ throughput_section() { # tag title [extra wrk args...]
   cell() { local m lo hi; read -r m lo hi <<<"$(stats "$@")"; echo "$m [$lo..$hi]"; }
   say "$(printf '  %-32s %-28s %-28s' "server CPU-s per ${DUR} s run" "$(cell "${o_cpu[@]}")" "$(cell "${n_cpu[@]}")")"
   say "$(printf '  %-32s %-28s %-28s' "wrk CPU-s per ${DUR} s run" "$(cell "${o_wrk[@]}")" "$(cell "${n_wrk[@]}")")"
+  say "$(printf '  %-32s %-28s %-28s' 'server user-space us per request' "$(cell "${o_user[@]}")" "$(cell "${n_user[@]}")")"
+  say "$(printf '  %-32s %-28s %-28s' 'server kernel us per request' "$(cell "${o_kern[@]}")" "$(cell "${n_kern[@]}")")"
   say "$(printf '  %-32s %-28s %-28s' 'errors (all runs)' "$(IFS=+; echo $((${o_err[*]})))" "$(IFS=+; echo $((${n_err[*]})))")"
   say "  other load on the machine during the runs: median $xm cores [$xmin..$xmax] (of $NCPU)"
+  # What no change to our own code can beat: nginx's whole CPU per request over our kernel time
+  # alone, as if our user-space cost were zero (medians).
+  local ok nk nu
+  ok=$(stats "${o_kern[@]}" | cut -d' ' -f1); nk=$(stats "${n_kern[@]}" | cut -d' ' -f1)
+  nu=$(stats "${n_user[@]}" | cut -d' ' -f1)
+  say "  ceiling on req per CPU-s / nginx's with our user-space time at zero: $(awk -v ok="$ok" -v nk="$nk" -v nu="$nu" \
+        'BEGIN {if (ok > 0) printf "%.2fx", (nk + nu) / ok; else print "n/a"}')"
   say "  targets: req per CPU-s >= 1.5x nginx: $(awk -v a="$cm" -v b="$dm" 'BEGIN {print (a >= 1.5 * b) ? "met" : "MISSED"}');" \
       "req/s >= nginx: $(awk -v a="$om" -v b="$nm" 'BEGIN {print (a >= b) ? "met" : "MISSED"}')"
 }

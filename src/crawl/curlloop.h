@@ -28,9 +28,9 @@ curlloop_t *curlloop_create(loop_t *l, uint32_t max_transfers, curlloop_done_fn 
  * by libcurl, not freed: they are the caller's. NULL is fine. */
 void curlloop_free(curlloop_t *cl);
 
-/* Starts a transfer. easy is queued, and given to libcurl together with every handle queued in the
- * same loop iteration once that iteration's callbacks have run, so that their requests leave in one
- * burst. -1 when out of memory. A handle added twice is a bug: the second add is ignored and
+/* Starts a transfer. easy is queued, and given to libcurl together with the other handles queued in
+ * the same loop iteration (up to 16 at a time, or once the iteration's callbacks have run), so that
+ * their requests leave in one burst. -1 when out of memory. A handle added twice is a bug: the second add is ignored and
  * curlloop_error() says so. */
 int curlloop_add(curlloop_t *cl, CURL *easy);
 /* Abandons a transfer added and not yet done: its done callback will not run, and its connection
