@@ -6,7 +6,8 @@
  * round, then starts the next from the links it found (and silently drops the frontier entries past
  * max_concurrent). One slow page holds up its whole round. Here there is no barrier: the moment a
  * transfer completes, its slot takes the next page, so N transfers stay on the wire as long as the
- * frontier has pages.
+ * frontier has pages. (curlloop.c lets the requests started in one loop iteration leave together,
+ * up to 16 at a time: a burst wakes the server once, where one request at a time woke it for each.)
  *
  * Single-threaded: crawl_take / crawl_done run only in loop callbacks, one at a time, so the shared
  * books need no lock at all. That, and never blocking, is the whole discipline of the model. */
