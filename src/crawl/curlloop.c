@@ -9,7 +9,7 @@
  * - A kept-alive connection is released by libcurl at the end of each transfer ("forget fd") and
  *   claimed again by the next one a moment later. Taking it out of epoll and putting it back would
  *   be two epoll_ctl per page, so a released socket is only parked: it stays registered, and is
- *   silenced (one epoll_ctl) only if it reports an event while nobody wants it. libcurl's close
+ *   taken out (one epoll_ctl) only if it reports an event while nobody wants it. libcurl's close
  *   goes through on_close, so a parked fd number that the kernel hands out again is never taken
  *   for the old socket.
  * - curlloop_add does not give the handle to libcurl at once: handles are queued and added together,
@@ -88,8 +88,12 @@ static void on_fd(loop_t *l, int fd, void *data, int mask) {
     curlloop_t *cl = data;
     int running;
     if (cl->fds[fd] & FD_PARKED) { /* an idle pooled connection: the peer closed it, most likely */
-        if (loop_set_fd(l, fd, 0) == 0) cl->fds[fd] = FD_IN_LOOP | FD_PARKED;
-        return; /* libcurl finds it dead when it next looks at the pool */
+        /* Out of epoll altogether: a silenced fd would still report a hang-up or an error at every
+         * epoll_wait. libcurl finds the connection dead when it next looks at its pool; if it is
+         * alive after all and gets reused, on_socket adds it again. */
+        loop_del_fd(l, fd);
+        cl->fds[fd] = 0;
+        return;
     }
     int ev = ((mask & LOOP_READABLE) ? CURL_CSELECT_IN : 0) | ((mask & LOOP_WRITABLE) ? CURL_CSELECT_OUT : 0);
     curl_multi_socket_action(cl->multi, fd, ev, &running);

@@ -30,8 +30,10 @@ void curlloop_free(curlloop_t *cl);
 
 /* Starts a transfer. easy is queued, and given to libcurl together with the other handles queued in
  * the same loop iteration (up to 16 at a time, or once the iteration's callbacks have run), so that
- * their requests leave in one burst. -1 when out of memory. A handle added twice is a bug: the second add is ignored and
- * curlloop_error() says so. */
+ * their requests leave in one burst. -1 when out of memory. A handle added twice is a bug: the
+ * second add is ignored and curlloop_error() says so. The handle's CURLOPT_CLOSESOCKETFUNCTION is
+ * set to the adapter's: do not use it with another multi handle, or after curlloop_free(), without
+ * resetting that. */
 int curlloop_add(curlloop_t *cl, CURL *easy);
 /* Abandons a transfer added and not yet done: its done callback will not run, and its connection
  * is closed (libcurl cannot reuse a connection in the middle of an answer). */

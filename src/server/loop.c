@@ -34,6 +34,7 @@ struct loop {
     uint64_t timer_seq;
     uint64_t armed_us;       /* deadline the timerfd is armed for, 0 = disarmed */
     uint64_t now_us;
+    uint64_t iterations;     /* epoll_wait calls: tests use it to tell a busy loop from an idle one */
     int stop;
     loop_hook_fn *before_sleep, *on_wake;
     void *before_sleep_data, *on_wake_data;
@@ -47,6 +48,7 @@ uint64_t loop_clock_us(void) {
 
 uint64_t loop_now(const loop_t *l) { return l->now_us; }
 size_t loop_timer_count(const loop_t *l) { return l->heap_len; }
+uint64_t loop_iterations(const loop_t *l) { return l->iterations; }
 
 static int epoll_events_of(int mask) {
     return ((mask & LOOP_READABLE) ? EPOLLIN : 0) | ((mask & LOOP_WRITABLE) ? EPOLLOUT : 0);
@@ -264,6 +266,7 @@ int loop_run(loop_t *l) {
         int due = l->heap_len && l->heap[1]->deadline_us <= loop_clock_us();
         if (!due) arm_timerfd(l);
         int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, due ? 0 : -1);
+        l->iterations++;
         if (n < 0) {
             if (errno == EINTR) continue;
             return -1;

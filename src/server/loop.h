@@ -56,6 +56,8 @@ int loop_timer_start(loop_t *l, loop_timer_t *t, uint64_t delay_us, loop_timer_f
 void loop_timer_stop(loop_t *l, loop_timer_t *t);
 static inline int loop_timer_active(const loop_timer_t *t) { return t->heap_index != 0; }
 size_t loop_timer_count(const loop_t *l);
+/* How many times the loop has polled (called epoll_wait) so far. */
+uint64_t loop_iterations(const loop_t *l);
 
 /* The monotonic time at the start of this iteration's callbacks, in microseconds. */
 uint64_t loop_now(const loop_t *l);

@@ -7,12 +7,16 @@
 #include "crawl/page.h"
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,6 +217,73 @@ static int64_t remove_it(loop_t *lp, void *data) {
 static int64_t stop_it(loop_t *lp, void *data) {
     loop_stop(lp);
     return LOOP_TIMER_STOP;
+}
+
+/* ---- a pooled connection reset by its peer ---- */
+
+/* A one-connection HTTP server: answers one request with keep-alive, then, when told, resets the
+ * connection (SO_LINGER 0) while the client holds it idle in its pool. */
+typedef struct resetter {
+    int lfd, tell[2];
+} resetter_t;
+
+static void *resetter_main(void *arg) {
+    resetter_t *r = arg;
+    char req[4096], go;
+    size_t got = 0;
+    int fd = accept(r->lfd, NULL, NULL);
+    cr_assert_geq(fd, 0);
+    while (got < sizeof(req) - 1 && !memmem(req, got, "\r\n\r\n", 4)) {
+        ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
+        cr_assert_gt(n, 0);
+        got += (size_t)n;
+    }
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    cr_assert_eq(write(fd, resp, strlen(resp)), (ssize_t)strlen(resp));
+    cr_assert_eq(read(r->tell[0], &go, 1), 1);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd); /* RST */
+    return NULL;
+}
+
+/* The reset makes the parked socket report an error and a hang-up, which epoll reports whatever
+ * events are asked for. The adapter must take the socket out of epoll, not leave the loop spinning
+ * on it until libcurl next looks at its pool. */
+Test(curlloop, a_parked_connection_reset_by_the_peer_does_not_spin_the_loop) {
+    char err[256], url[128];
+    resetter_t r;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t th;
+    r.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(bind(r.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(r.lfd, 1), 0);
+    cr_assert_eq(getsockname(r.lfd, (struct sockaddr *)&a, &alen), 0);
+    cr_assert_eq(pipe(r.tell), 0);
+    cr_assert_eq(pthread_create(&th, NULL, resetter_main, &r), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/x", ntohs(a.sin_port));
+    CURL *e = easy_for(0, "", 5000);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    tally_t t = {0};
+    loop_timer_t later = {0};
+    curlloop_t *cl = curlloop_create(l, 1, count_done, &t, err, sizeof(err));
+    cr_assert_eq(curlloop_add(cl, e), 0);
+    cr_assert_eq(loop_run(l), 0);
+    cr_assert_eq(t.ok, 1);
+    cr_assert_eq(write(r.tell[1], "x", 1), 1);
+    cr_assert_eq(pthread_join(th, NULL), 0); /* the RST is on its way */
+    uint64_t before = loop_iterations(l);
+    loop_timer_start(l, &later, 300000, stop_it, NULL);
+    cr_assert_eq(loop_run(l), 0);
+    uint64_t spins = loop_iterations(l) - before;
+    cr_assert_lt(spins, 50, "the loop polled %llu times in 300 ms with nothing to do",
+                 (unsigned long long)spins);
+    curlloop_free(cl);
+    curl_easy_cleanup(e);
+    close(r.lfd);
+    close(r.tell[0]);
+    close(r.tell[1]);
 }
 
 Test(curlloop, a_removed_transfer_never_calls_back) {
