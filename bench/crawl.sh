@@ -19,23 +19,8 @@ cd "$(dirname "$0")/.." || exit 1
 
 # ---- options ----
 
-QUICK=0
-SECTIONS=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --quick) QUICK=1 ;;
-    --section) shift; SECTIONS+=",${1:-}" ;;
-    --section=*) SECTIONS+=",${1#--section=}" ;;
-    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 && !/^# shellcheck/ {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-    *) echo "bench/crawl.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[ -n "$SECTIONS" ] || SECTIONS=",x,y,z"
-for s in ${SECTIONS//,/ }; do
-  case "$s" in x|y|z) ;; *) echo "bench/crawl.sh: no section '$s' (x, y or z)" >&2; exit 2 ;; esac
-done
-want() { case "$SECTIONS," in *",$1,"*) return 0 ;; esac; return 1; }
+. bench/lib.sh  # (from the repository root) options, stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
+bench_options "x y z" "$@"
 
 # X_PAGES: graph of section x. YZ_PAGES: graph of y and z. SEQ_CAP_50: pages the sequential
 # model fetches at 50 ms in y (500 s for the whole graph otherwise). CAP_50: the page cap for every
@@ -68,7 +53,6 @@ MODELS=(epoll async sequential threads processes pool green nursery pipeline)
 
 die() { echo "bench/crawl.sh: $*" >&2; exit 1; }
 
-. bench/lib.sh  # (from the repository root) stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
 
 # ---- measuring helpers ----
 

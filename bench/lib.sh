@@ -1,6 +1,33 @@
-# Helpers shared by bench/run.sh and bench/crawl.sh: stopping only the processes we started, by
-# PID, running time-bounded clients so that Ctrl-C is handled at once, and CPU accounting. Sourced;
-# the caller defines OUT (a directory for scratch files) before calling children_cpu.
+# Helpers shared by bench/run.sh and bench/crawl.sh: their options, stopping only the processes we
+# started, by PID, running time-bounded clients so that Ctrl-C is handled at once, and CPU
+# accounting. Sourced; the caller defines OUT (a directory for scratch files) before calling
+# children_cpu.
+
+# ---- options ----
+
+# Parses the options both scripts take: --quick, --section S[,S...] (repeatable), --help (the
+# script's header comment). Sets QUICK and SECTIONS (",a,c"); exits 2 on a bad option or section.
+bench_options() { # "all sections, space-separated" "$@"
+  local all=$1 name="bench/${0##*/}" s
+  shift
+  QUICK=0
+  SECTIONS=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --quick) QUICK=1 ;;
+      --section) shift; SECTIONS+=",${1:-}" ;;
+      --section=*) SECTIONS+=",${1#--section=}" ;;
+      -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 && !/^# shellcheck/ {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+      *) echo "$name: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  [ -n "$SECTIONS" ] || SECTIONS=",${all// /,}"
+  for s in ${SECTIONS//,/ }; do
+    case " $all " in *" $s "*) ;; *) echo "$name: no section '$s' (one of: $all)" >&2; exit 2 ;; esac
+  done
+}
+want() { case "$SECTIONS," in *",$1,"*) return 0 ;; esac; return 1; }
 
 # ---- processes we start, and only those, are stopped by PID ----
 

@@ -15,23 +15,8 @@ cd "$(dirname "$0")/.." || exit 1
 
 # ---- options ----
 
-QUICK=0
-SECTIONS=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --quick) QUICK=1 ;;
-    --section) shift; SECTIONS+=",${1:-}" ;;
-    --section=*) SECTIONS+=",${1#--section=}" ;;
-    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-    *) echo "bench/run.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-[ -n "$SECTIONS" ] || SECTIONS=",a,b,c,d"
-for s in ${SECTIONS//,/ }; do
-  case "$s" in a|b|c|d) ;; *) echo "bench/run.sh: no section '$s' (a, b, c or d)" >&2; exit 2 ;; esac
-done
-want() { case "$SECTIONS," in *",$1,"*) return 0 ;; esac; return 1; }
+. bench/lib.sh  # (from the repository root) options, stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
+bench_options "a b c d" "$@"
 
 if [ "$QUICK" -eq 1 ]; then
   DUR=3 REPS=1 WARM=1 LAT_WARM=1 LAT_DUR=3 LAT_RUNS=1 MEM_RUNS=1 MEM_WRK=2
@@ -49,7 +34,6 @@ SUMMARY=$OUT/summary.txt
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
-. bench/lib.sh  # (from the repository root) stop_pid, bounded, children_cpu, machine_ticks, the cleanup trap
 
 # nginx's worker is not our child: signal it only if it is still the process we saw start
 # (same PID and the same start time), which is the case only if its master died before it.
