@@ -39,7 +39,8 @@ B        := build/$(VARIANT)
 CFLAGS   := $(STD) $(OPT) -g $(WARN) $(INC) $(SANFLAGS) -pthread $(EXTRA_CFLAGS)
 LDFLAGS  := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/graph/*.c src/server/*.c src/common/*.c src/crawl/*.c src/compare/*.c))
+# Every layer under src/ but the command line (src/LAYERS gives their order).
+LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -108,7 +109,7 @@ bench:
 	@bench/run.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
 
 clean:
 	rm -rf build crawlbench

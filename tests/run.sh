@@ -25,6 +25,10 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # Integration tests whose clients are concurrent, run a second time against the TSan server.
 TSAN_INTEGRATION="test_guide_clients.py test_crawl.py test_signals.py test_compare.py"
 
+stage "layers (src/LAYERS: every #include points to a lower layer)"
+/usr/bin/python3 tests/layers.py
+record "layers" $?
+
 stage "build (release, ASan+UBSan, TSan)"
 make -s -j"$jobs" all || { echo "release build failed"; echo "0 passed, 1 failed"; exit 1; }
 make -s -j"$jobs" SANITIZER=address all unit-bins || { echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }

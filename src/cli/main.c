@@ -1,6 +1,6 @@
 /* crawlbench's entry point: dispatches to a subcommand and owns the top-level --help/--version. */
 #include "cli/cli.h"
-#include "common/version.h"
+#include "base/version.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 #include "graph/graph.h"
 #include "server/fault.h"
-#include "server/loop.h"
+#include "ev/loop.h"
 #include "server/server.h"
 
 #include <getopt.h>

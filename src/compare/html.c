@@ -13,7 +13,7 @@
 static const struct {
     const char *model, *title, *source, *what, *when;
 } model_notes[] = {
-    {"sequential", "Sequential: the baseline", "src/crawl/sequential.c",
+    {"sequential", "Sequential: the baseline", "src/crawl/models/sequential.c",
      "One loop, one keep-alive connection, one page at a time: take the next page, fetch it, parse it, "
      "hand its links to the frontier, repeat until the frontier is empty. Every other model does exactly "
      "this, only with several pages at once, which is why its time is the yardstick of the <em>vs "
@@ -21,7 +21,7 @@ static const struct {
      "Simple scripts, and work that is fast enough already. Always write it first: it is the measurement "
      "every concurrent version must beat (the guide's <em>profile first</em>), and the simplest correct "
      "answer."},
-    {"threads", "Threads: shared memory and a lock", "src/crawl/threads.c",
+    {"threads", "Threads: shared memory and a lock", "src/crawl/models/threads.c",
      "N worker threads, each running the sequential loop with its own connection, share the frontier under "
      "one mutex. The fetch and the parse happen outside the lock, which is where the parallelism comes "
      "from. A worker that finds nothing to take waits on a condition variable: an empty frontier is not "
@@ -30,14 +30,14 @@ static const struct {
      "Each thread costs a stack and a kernel thread, and shared state needs locks, with races and "
      "deadlocks as the price of a mistake. In Python the GIL lets threads overlap their waiting, not their "
      "computing."},
-    {"processes", "Processes: nothing shared, messages instead", "src/crawl/processes.c",
+    {"processes", "Processes: nothing shared, messages instead", "src/crawl/models/processes.c",
      "N worker processes fetch and parse; the parent alone owns the frontier and sends each worker a page "
      "id over a socket, receiving the page's links back. No memory is shared, so no lock is needed, and a "
      "worker killed mid-page is just a closed socket: its page is requeued and a replacement forked.",
      "CPU-bound work that must run truly in parallel (in Python: past the GIL), or tasks that must be "
      "isolated so that one crash cannot take down the rest. The price is memory per process and the cost "
      "of every message (the guide's pickling and communication pitfalls)."},
-    {"async", "Async: one thread, one event loop", "src/crawl/async.c",
+    {"async", "Async: one thread, one event loop", "src/crawl/models/async.c",
      "One thread runs an event loop (libcurl's multi interface) with up to N transfers in flight, each a "
      "small state machine moved along by callbacks: what asyncio does beneath its coroutines, written out "
      "by hand. When a transfer completes its slot takes the next page at once, with no "
@@ -45,7 +45,7 @@ static const struct {
      "I/O-bound work with many concurrent operations (hundreds to thousands of connections): a transfer in "
      "flight costs a little memory, not a thread. The discipline is never to block the loop: a blocking "
      "call or a long computation stalls every transfer at once."},
-    {"epoll", "epoll: no library at all", "src/crawl/epoll.c",
+    {"epoll", "epoll: no library at all", "src/crawl/models/epoll.c",
      "One thread per core, each with its own epoll loop and keep-alive connections speaking HTTP/1.1 "
      "through the project's own client and parser (<code>src/crawl/hconn.c</code>), no libcurl. The "
      "threads share the frontier under a mutex they take once per loop iteration for a whole batch of "
@@ -53,23 +53,23 @@ static const struct {
      "Rarely in application code. Read it to see what asyncio, libuv or libcurl do for you, and to measure "
      "what they cost: the gap between this row and <em>async</em> is the price of the library, and the "
      "size of the file is the price of doing without."},
-    {"pool", "Pool: futures, the clean API", "src/crawl/pool.c",
-     "The guide's <code>ThreadPoolExecutor</code>: a pool of N threads (<code>src/common/tpool.c</code>) "
+    {"pool", "Pool: futures, the clean API", "src/crawl/models/pool.c",
+     "The guide's <code>ThreadPoolExecutor</code>: a pool of N threads (<code>src/base/tpool.c</code>) "
      "runs \"fetch and parse this page\" as tasks. The main thread submits one per page and takes the "
      "futures back as they complete, so it alone touches the frontier and the crawl ends by plain "
      "counting: no lock, no condition variable.",
      "When you want threads' overlap behind a clean API: submit work, collect results. The pool owns the "
      "workers and their lifetimes, which <em>threads</em> does by hand. Reach for it before raw threads."},
-    {"green", "Green threads: blocking code, event-loop scale", "src/crawl/green.c",
+    {"green", "Green threads: blocking code, event-loop scale", "src/crawl/models/green.c",
      "N coroutines, each running the sequential loop line for line, share one thread and one event loop. "
      "The blocking fetch is swapped for one that starts the transfer and switches to the scheduler until "
      "it is done: gevent's monkey patching. The code switches only at its fetches and sleeps, so the "
-     "frontier needs no lock. Coroutines come from <code>src/crawl/coro.c</code>; each reserves a 64 KiB "
+     "frontier needs no lock. Coroutines come from <code>src/ev/coro.c</code>; each reserves a 64 KiB "
      "stack and touches about 8.",
      "You have blocking-style code or libraries and want thousands of concurrent operations without "
      "rewriting them into callbacks or async/await. The danger: any call that really blocks stops every "
      "green thread."},
-    {"nursery", "Nursery: structured concurrency", "src/crawl/nursery.c",
+    {"nursery", "Nursery: structured concurrency", "src/crawl/models/nursery.c",
      "Trio's nursery: each page is a child task started into a scope its parent cannot leave until every "
      "child has finished, at most N alive. When a child fails, the nursery cancels its siblings, and they "
      "unwind through their ordinary error paths, giving back their pages, transfers and timers. Nothing "
@@ -77,7 +77,7 @@ static const struct {
      "Whenever tasks must not outlive their scope: cancellation, timeouts and errors propagate "
      "predictably, and no forgotten task runs on in the background. It costs little over plain async and "
      "buys correctness."},
-    {"pipeline", "Pipeline: stages and back-pressure", "src/crawl/pipeline.c",
+    {"pipeline", "Pipeline: stages and back-pressure", "src/crawl/models/pipeline.c",
      "The guide's producer-consumer: the coordinator feeds N fetcher threads, which feed one or two "
      "parsers, which report back, each stage joined to the next by a bounded queue. Each stage owns what "
      "it touches, so the queues are the only synchronisation. The small queue before the parsers is "

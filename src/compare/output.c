@@ -3,7 +3,7 @@
  * docs/compare.schema.json. */
 #include "compare/compare.h"
 
-#include "common/buf.h"
+#include "base/buf.h"
 
 #include <string.h>
 

@@ -3,12 +3,12 @@
  * server's audit after it become one compare_run_t. */
 #include "compare/compare.h"
 
-#include "common/buf.h"
-#include "common/version.h"
+#include "base/buf.h"
+#include "base/version.h"
 #include "crawl/page.h"
 #include "graph/graph.h"
 #include "server/fault.h"
-#include "server/loop.h"
+#include "ev/loop.h"
 #include "server/server.h"
 
 #include <cjson/cJSON.h>

@@ -4,7 +4,7 @@
 
 #include "crawl/engine.h"
 #include "crawl/ideal.h"
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* libcurl glue and retry policy for every crawler (see fetch.h). */
 #include "crawl/fetch.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #include <errno.h>
 #include <stdio.h>

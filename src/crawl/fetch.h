@@ -9,7 +9,7 @@
 #ifndef CRAWLBENCH_FETCH_H
 #define CRAWLBENCH_FETCH_H
 
-#include "common/buf.h"
+#include "base/buf.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
  * an idle keep-alive connection is noticed and the socket closed before anyone writes to it. */
 #include "crawl/hconn.h"
 
-#include "server/http.h"
+#include "http/http.h"
 
 #include <errno.h>
 #include <netdb.h>

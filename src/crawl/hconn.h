@@ -12,7 +12,7 @@
 #define CRAWLBENCH_HCONN_H
 
 #include "crawl/fetch.h"
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <netinet/in.h>
 #include <stdint.h>

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/rng.h"
+#include "base/rng.h"
 #include "graph/graph.h"
 
 #define GEN_UNIFORM_NUM 3 /* a link is uniform with probability 3/10, else copied */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #define INDEX_EMPTY UINT32_MAX
 

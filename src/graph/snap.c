@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common/rng.h"
+#include "base/rng.h"
 #include "graph/graph.h"
 
 #define SNAP_MAX_TEXT (4ULL << 30) /* bytes of (decompressed) text */

@@ -2,7 +2,7 @@
  * taken at reset so that a reset never has to write into another thread's counters. */
 #include "server/audit.h"
 
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <pthread.h>
 #include <stdlib.h>

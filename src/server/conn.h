@@ -7,10 +7,10 @@
 #ifndef CRAWLBENCH_CONN_H
 #define CRAWLBENCH_CONN_H
 
-#include "common/buf.h"
+#include "base/buf.h"
 #include "server/audit.h"
-#include "server/http.h"
-#include "server/loop.h"
+#include "http/http.h"
+#include "ev/loop.h"
 #include "server/routes.h"
 #include "server/server.h"
 

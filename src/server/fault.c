@@ -3,7 +3,7 @@
  * streams keep the latency and the fault of one request independent of each other. */
 #include "server/fault.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * X-Crawlbench-* headers, so a test can ask for a 503 on one page without restarting the server. */
 #include "server/routes.h"
 
-#include "common/rng.h"
-#include "server/loop.h"
+#include "base/rng.h"
+#include "ev/loop.h"
 
 #include <stdarg.h>
 #include <stdio.h>

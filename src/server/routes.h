@@ -4,10 +4,10 @@
 #ifndef CRAWLBENCH_ROUTES_H
 #define CRAWLBENCH_ROUTES_H
 
-#include "common/buf.h"
+#include "base/buf.h"
 #include "graph/graph.h"
 #include "server/audit.h"
-#include "server/http.h"
+#include "http/http.h"
 #include "server/server.h"
 
 #include <stdatomic.h>

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/fuzz
 mkdir -p "$out"
-lib=$(ls src/graph/*.c src/server/*.c src/common/*.c src/crawl/*.c src/compare/*.c 2>/dev/null || true)
+lib=$(find src -name '*.c' -not -path 'src/cli/*' | sort)
 flags=(-std=gnu17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
        -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread)
 for f in tests/fuzz/fuzz_*.c; do

@@ -1,4 +1,4 @@
-/* libFuzzer target for the HTTP parser (src/server/http.c). Each input is parsed as a request and as
+/* libFuzzer target for the HTTP parser (src/http/http.c). Each input is parsed as a request and as
  * a response: whole, in two pieces split at an offset the input picks, and in steps, each prefix in
  * its own exactly-sized copy so ASan sees any read past it. It aborts when the ways disagree, when a
  * parsed head breaks the grammar, and runs the helpers over whatever parsed and over the raw bytes. */
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h"
+#include "http/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

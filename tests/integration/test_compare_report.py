@@ -272,7 +272,7 @@ class OneLevel(ReportCase):
 
     def test_report_escapes_and_describes(self):
         for m in MODELS:
-            self.assertIn("src/crawl/%s.c" % m, self.html, "no paragraph for %s" % m)
+            self.assertIn("src/crawl/models/%s.c" % m, self.html, "no paragraph for %s" % m)
         self.assertIn("ideal", self.html)
         self.assertIn(self.json["url"], self.html)
 

@@ -1,7 +1,7 @@
 /* The bounded blocking queue: FIFO order, capacity, NULL as an item, the bound held against a fast
  * producer, and many producers and consumers losing and duplicating nothing. Counts and orders only,
  * never durations. */
-#include "common/bqueue.h"
+#include "base/bqueue.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* The byte buffer: growth, printf, JSON string escaping, consume. */
-#include "common/buf.h"
+#include "base/buf.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

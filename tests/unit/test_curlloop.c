@@ -1,8 +1,8 @@
 /* The machinery under the event-driven crawlers: curlloop (libcurl's multi handle on our loop)
  * against the real server in-process, and coro (coroutines on that loop): their waits, wake-ups and
  * cancellation, a crawler's fetch-and-parse on a coroutine stack, and the guard page below it. */
-#include "crawl/coro.h"
-#include "crawl/curlloop.h"
+#include "ev/coro.h"
+#include "ev/curlloop.h"
 #include "crawl/fetch.h"
 #include "crawl/page.h"
 #include "server/server.h"

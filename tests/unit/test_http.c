@@ -1,4 +1,4 @@
-/* Unit tests for the HTTP/1.x parser and its helpers (src/server/http.c). Table-driven like
+/* Unit tests for the HTTP/1.x parser and its helpers (src/http/http.c). Table-driven like
  * picohttpparser's test.c: one line per case with its name and expected result. Every head is parsed
  * whole and then fed byte by byte with last_len, and both must agree; every input ends right against
  * a PROT_NONE page, so an over-read faults even without ASan. */
@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "server/http.h"
+#include "http/http.h"
 
 #define ALL INT_MAX /* expected return: the whole input consumed */
 #define DEFAULT_CAP 16

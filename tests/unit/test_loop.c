@@ -1,6 +1,6 @@
 /* The event loop: timer ordering and cancellation, repeating timers, fd readiness, cross-thread
  * wake-ups. Nothing here depends on how fast the machine is: orders and counts, never durations. */
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>

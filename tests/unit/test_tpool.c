@@ -1,7 +1,7 @@
 /* The thread pool and its futures: results through wait, as_completed in finishing order, each
  * future collected once, shutdown that waits or cancels, futures outliving the pool, detached
  * futures. Tasks are held on gates the test opens, so orders are forced, never timed. */
-#include "common/tpool.h"
+#include "base/tpool.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>

@@ -20,7 +20,7 @@
  * libcurl asks for timeout 0 ("act now") from inside calls such as curl_multi_add_handle, where
  * calling curl_multi_socket_action back would recurse into the multi handle. We never act inside a
  * libcurl callback: 0 becomes a loop timer due at once, run by the loop in this iteration. */
-#include "crawl/curlloop.h"
+#include "ev/curlloop.h"
 
 #include <errno.h>
 #include <stdio.h>

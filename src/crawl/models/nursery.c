@@ -21,11 +21,11 @@
  * The nursery itself lives in the parent's stack frame: nothing else could keep it alive longer.
  *
  * Coroutines come from coro.c, as in green.c; one thread, so crawl_take/crawl_done need no lock. */
-#include "crawl/coro.h"
-#include "crawl/curlloop.h"
+#include "ev/coro.h"
+#include "ev/curlloop.h"
 #include "crawl/engine.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Growable byte buffer (see buf.h). Capacity doubles, so n appends cost O(n) copies in total. */
-#include "common/buf.h"
+#include "base/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * one timerfd, an eventfd for cross-thread wake-ups. Hand-written rather than libuv/libevent because
  * the loop is itself one of the lessons this project teaches, and because the server needs exactly
  * this much and nothing more on its hot path. */
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * as_completed order). The pool's memory lives as long as its last future: p->refs counts the pool
  * itself until shutdown, plus every future not yet freed, so a future read after the shutdown still
  * finds the lock it needs. */
-#include "common/tpool.h"
+#include "base/tpool.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #ifndef CRAWLBENCH_CURLLOOP_H
 #define CRAWLBENCH_CURLLOOP_H
 
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <curl/curl.h>
 

@@ -1,6 +1,6 @@
 /* The bounded blocking queue (see bqueue.h): a ring of pointers under one mutex, with one condition
  * variable per direction so that a push wakes only consumers and a pop wakes only producers. */
-#include "common/bqueue.h"
+#include "base/bqueue.h"
 
 #include <pthread.h>
 #include <stdint.h>

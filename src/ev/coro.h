@@ -17,7 +17,7 @@
 #ifndef CRAWLBENCH_CORO_H
 #define CRAWLBENCH_CORO_H
 
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <stddef.h>
 #include <stdint.h>

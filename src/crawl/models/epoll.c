@@ -24,9 +24,9 @@
  *    exactly the faults the server injected. */
 #include "crawl/engine.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 #include "crawl/hconn.h"
-#include "server/loop.h"
+#include "ev/loop.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -17,7 +17,7 @@
  * The end: the crawl is idle when nothing is waiting and nothing is in flight. Then a poison pill
  * (NULL, the guide's `None`) goes down each stage, one per thread: fetchers first, then, once they
  * are joined and to_parse can receive nothing else, the parsers. Every thread is joined. */
-#include "common/bqueue.h"
+#include "base/bqueue.h"
 #include "crawl/engine.h"
 
 #include <pthread.h>

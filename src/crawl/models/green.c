@@ -18,11 +18,11 @@
  * coro_stack_peak measures it in tests/unit/test_curlloop.c); its easy handle comes with its first
  * page. Measured: 10,000 green threads crawling 10,000 pages peak at 128 MB resident where async
  * at the same -c needs 76 MB, about 5 KB per green thread. */
-#include "crawl/coro.h"
-#include "crawl/curlloop.h"
+#include "ev/coro.h"
+#include "ev/curlloop.h"
 #include "crawl/engine.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #include <errno.h>
 #include <stdlib.h>

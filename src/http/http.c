@@ -28,7 +28,7 @@
  *  - up to MAX_EMPTY_LINES empty lines may precede a request line (§2.2); they count as consumed
  *    bytes and towards HTTP_MAX_HEAD. A response may not start with one.
  * A status line longer than HTTP_MAX_LINE is reported as HTTP_URI_TOO_LONG, like a request line. */
-#include "server/http.h"
+#include "http/http.h"
 
 #include <string.h>
 

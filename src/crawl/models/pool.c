@@ -9,8 +9,8 @@
  * nothing to give, nothing in flight can bring new links: the crawl is idle. What the pool cannot
  * absorb is state a thread must own: a libcurl handle may not be shared between threads, and a pool
  * task does not choose its thread, so each thread creates its own fetcher the first time it needs
- * one (thread-specific data) and frees it when it exits. The pool itself is src/common/tpool.c. */
-#include "common/tpool.h"
+ * one (thread-specific data) and frees it when it exits. The pool itself is src/base/tpool.c. */
+#include "base/tpool.h"
 #include "crawl/engine.h"
 
 #include <pthread.h>

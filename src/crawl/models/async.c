@@ -11,10 +11,10 @@
  *
  * Single-threaded: crawl_take / crawl_done run only in loop callbacks, one at a time, so the shared
  * books need no lock at all. That, and never blocking, is the whole discipline of the model. */
-#include "crawl/curlloop.h"
+#include "ev/curlloop.h"
 #include "crawl/engine.h"
 
-#include "common/rng.h"
+#include "base/rng.h"
 
 #include <errno.h>
 #include <stdlib.h>

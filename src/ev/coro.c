@@ -14,7 +14,7 @@
  * TSan's fibers), or ASan would take the jump to another stack for an overflow and TSan would lose
  * track of who called whom. ASan still prints, once, that it "doesn't fully support swapcontext":
  * that warning is about unannotated switches, and ours are annotated. */
-#include "crawl/coro.h"
+#include "ev/coro.h"
 
 #include <errno.h>
 #include <stdio.h>
