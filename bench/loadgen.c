@@ -30,16 +30,11 @@
  *
  *   loadgen -p PORT [-h 127.0.0.1] -c 10000 -a 1000 -s 1000 -w 3 -d 10 [-u paths.txt | -P /health]
  *
- * A second, much simpler mode fetches each path once over one blocking keep-alive connection and
- * writes the bodies out (-o): bench/run.sh uses it to take the page ids and to copy the server's
- * answers into nginx's document root, byte for byte, without needing curl.
- *
- *   loadgen -p PORT -P '/graph/sample?n=1000' -o -      body to stdout
- *   loadgen -p PORT -u paths.txt -o DIR                 body of /api/x into DIR/api/x
- *
  * Output: a human summary on stderr and one line "RESULT key=value ..." on stdout. Exit status 0
  * when the run completed (errors or not), 1 when it could not run, 2 on a usage error. */
 #define _GNU_SOURCE
+#include "base/fdlimit.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +46,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -469,109 +463,6 @@ static int run(lg_t *g, uint64_t warm_us, uint64_t dur_us) {
     return 0;
 }
 
-/* ---- fetch mode ---- */
-
-/* Reads one whole answer from the blocking socket fd into *body (malloc'd). Returns the status,
- * or -1 with a message on stderr. */
-static int fetch_answer(int fd, char **body, size_t *body_len) {
-    char head[HEAD_CAP];
-    size_t have = 0;
-    char *eoh = NULL;
-    while (!eoh) {
-        if (have == sizeof(head)) {
-            fprintf(stderr, "loadgen: answer head larger than %d bytes\n", HEAD_CAP);
-            return -1;
-        }
-        ssize_t n = recv(fd, head + have, sizeof(head) - have, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            fprintf(stderr, "loadgen: %s\n", n < 0 ? strerror(errno) : "server closed the connection");
-            return -1;
-        }
-        size_t from = have > 3 ? have - 3 : 0;
-        have += (size_t)n;
-        eoh = memmem(head + from, have - from, "\r\n\r\n", 4);
-    }
-    size_t head_len = (size_t)(eoh - head) + 4;
-    long cl;
-    int status = parse_head(head, head_len, &cl);
-    if (status < 0 || (size_t)cl < have - head_len) {
-        fprintf(stderr, "loadgen: malformed answer\n");
-        return -1;
-    }
-    char *b = malloc((size_t)cl + 1);
-    if (!b) {
-        fprintf(stderr, "loadgen: out of memory\n");
-        return -1;
-    }
-    size_t got = have - head_len;
-    memcpy(b, head + head_len, got);
-    while (got < (size_t)cl) {
-        ssize_t n = recv(fd, b + got, (size_t)cl - got, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            fprintf(stderr, "loadgen: answer cut short\n");
-            free(b);
-            return -1;
-        }
-        got += (size_t)n;
-    }
-    *body = b;
-    *body_len = got;
-    return status;
-}
-
-/* Writes body to out ("-": stdout) or, when out is a directory, to out/<path>. */
-static int fetch_write(const char *out, const char *path, const char *body, size_t len) {
-    FILE *f = stdout;
-    char name[4096];
-    if (strcmp(out, "-") != 0) {
-        if (snprintf(name, sizeof(name), "%s/%s", out, path[0] == '/' ? path + 1 : path) >= (int)sizeof(name) ||
-            !(f = fopen(name, "w"))) {
-            fprintf(stderr, "loadgen: cannot write %s/%s: %s\n", out, path, strerror(errno));
-            return -1;
-        }
-    }
-    int rc = fwrite(body, 1, len, f) == len ? 0 : -1;
-    if (f != stdout) rc |= fclose(f);
-    else rc |= fflush(f);
-    if (rc) fprintf(stderr, "loadgen: write failed: %s\n", strerror(errno));
-    return rc ? -1 : 0;
-}
-
-/* Fetches every path once, in order, over one connection; any answer but 200 is an error. */
-static int fetch_all(lg_t *g, const char *out) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&g->addr, sizeof(g->addr)) < 0) {
-        fprintf(stderr, "loadgen: connect: %s\n", strerror(errno));
-        goto done;
-    }
-    for (size_t i = 0; i < g->nreqs; i++) {
-        char *body = NULL;
-        size_t len = 0;
-        if (send(fd, g->reqs[i], g->req_lens[i], MSG_NOSIGNAL) != (ssize_t)g->req_lens[i]) {
-            fprintf(stderr, "loadgen: send: %s\n", strerror(errno));
-            goto done;
-        }
-        int status = fetch_answer(fd, &body, &len);
-        if (status != 200) {
-            if (status > 0) fprintf(stderr, "loadgen: %s answered %d\n", g->paths[i], status);
-            free(body);
-            goto done;
-        }
-        int wrc = fetch_write(out, g->paths[i], body, len);
-        free(body);
-        if (wrc < 0) goto done;
-    }
-    rc = 0;
-done:
-    if (fd >= 0) close(fd);
-    return rc;
-}
-
-/* ---- set-up ---- */
-
-/* Adds one preformatted GET for path. */
 static int add_request(lg_t *g, const char *host, int port, const char *path, size_t cap) {
     if (g->nreqs == cap) return -1;
     char *r, *p = strdup(path);
@@ -620,37 +511,14 @@ static int load_paths(lg_t *g, const char *host, int port, const char *file, con
     return 0;
 }
 
-/* Raises the soft open-file limit to the hard one; fails if that is still below need. */
-static int raise_nofile(rlim_t need) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        fprintf(stderr, "loadgen: getrlimit: %s\n", strerror(errno));
-        return -1;
-    }
-    if (rl.rlim_cur < need) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-            fprintf(stderr, "loadgen: setrlimit: %s\n", strerror(errno));
-            return -1;
-        }
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        fprintf(stderr, "loadgen: need %llu open files, the hard limit is %llu\n", (unsigned long long)need,
-                (unsigned long long)rl.rlim_max);
-        return -1;
-    }
-    return 0;
-}
-
 static void usage(FILE *f) {
     fprintf(f, "usage: loadgen -p PORT [-h ADDR] [-c TOTAL] [-a ACTIVE] [-s SPREAD_MS] [-w WARMUP_S] [-d DURATION_S]\n"
-               "               [-u PATHS_FILE | -P PATH] [-o OUT]\n"
+               "               [-u PATHS_FILE | -P PATH]\n"
                "  -c  connections to open (default 100); -a of them carry one request at a time (default all)\n"
                "  -s  send the active connections' first requests evenly over this many ms (default 0:\n"
                "      all at once); at most the warm-up\n"
                "  -w  seconds of warm-up, not recorded (default 2); -d seconds measured (default 10)\n"
-               "  -u  file of paths, one a line, requested in turn; -P one fixed path (default /health)\n"
-               "  -o  fetch mode: get each path once and write its body to OUT/<path>, or to stdout if OUT is -\n");
+               "  -u  file of paths, one a line, requested in turn; -P one fixed path (default /health)\n");
 }
 
 static void report(const lg_t *g, uint64_t dur_us) {
@@ -695,13 +563,13 @@ static long parse_num(const char *s, long lo, long hi, const char *what) {
 
 int main(int argc, char **argv) {
     static lg_t g; /* large (a scratch buffer); zeroed */
-    const char *host = "127.0.0.1", *file = NULL, *fixed = "/health", *out = NULL;
+    const char *host = "127.0.0.1", *file = NULL, *fixed = "/health";
     int port = 0, opt, rc = 1;
     long warm_s = 2, dur_s = 10, spread_ms = 0;
     g.total = 100;
     g.active = -1;
     g.epfd = -1;
-    while ((opt = getopt(argc, argv, "p:h:c:a:s:w:d:u:P:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:h:c:a:s:w:d:u:P:")) != -1) {
         switch (opt) {
         case 'p': port = (int)parse_num(optarg, 1, 65535, "-p"); break;
         case 'h': host = optarg; break;
@@ -712,7 +580,6 @@ int main(int argc, char **argv) {
         case 'd': dur_s = parse_num(optarg, 1, 3600, "-d"); break;
         case 'u': file = optarg; break;
         case 'P': fixed = optarg; break;
-        case 'o': out = optarg; break;
         default: usage(stderr); return 2;
         }
     }
@@ -733,11 +600,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (load_paths(&g, host, port, file, fixed) < 0) goto done;
-    if (out) {
-        rc = fetch_all(&g, out) < 0 ? 1 : 0;
+    if (fdlimit_raise((uint64_t)g.total + 16) < (uint64_t)g.total + 16) {
+        fprintf(stderr, "loadgen: need %d open files, more than the hard limit (ulimit -Hn)\n", g.total + 16);
         goto done;
     }
-    if (raise_nofile((rlim_t)g.total + 16) < 0) goto done;
     g.conns = calloc((size_t)g.total, sizeof(*g.conns));
     g.hist.linear = calloc(HIST_LINEAR_US, sizeof(*g.hist.linear));
     if (!g.conns || !g.hist.linear) {

@@ -109,11 +109,24 @@ free_port() {
   die "no free port found"
 }
 
+# GET http://127.0.0.1:PORT/PATH to stdout; fails unless it answers 200. Never through a proxy.
+http_get() { # port path
+  curl -sf --noproxy '*' --max-time 10 "http://127.0.0.1:$1$2"
+}
+
+# Copies the body of every path in FILE (one a line) from PORT into DIR/<path>, over one keep-alive
+# connection; fails unless every answer is 200.
+http_copy() { # port paths-file dir
+  awk -v base="http://127.0.0.1:$1" -v dir="$3" '{printf "url = \"%s%s\"\noutput = \"%s%s\"\n", base, $0, dir, $0}' \
+    "$2" >"$3.curlrc" || return 1
+  curl -sf --noproxy '*' --max-time 60 --create-dirs -K "$3.curlrc"
+}
+
 # Waits until GET path answers 200 on port.
 wait_http() { # port path
   local i
   for i in $(seq 500); do
-    "$LOADGEN" -p "$1" -P "$2" -o - >/dev/null 2>&1 && return 0
+    http_get "$1" "$2" >/dev/null 2>&1 && return 0
     sleep 0.01
   done
   die "nothing answers on 127.0.0.1:$1$2"
@@ -166,10 +179,11 @@ rm -f "$OUT"/*.runs
 [ -x "$SRC_BIN" ] || die "$SRC_BIN is missing: run 'make' first (or 'make bench')"
 cp "$SRC_BIN" "$BIN" || die "cannot copy $SRC_BIN to $OUT"
 command -v wrk >/dev/null || die "wrk is missing: scripts/deps.sh bench"
+command -v curl >/dev/null || die "curl is missing: scripts/deps.sh bench"
 command -v taskset >/dev/null || die "taskset is missing: scripts/deps.sh bench"
 [ "$NCPU" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, client on CPU 1); this machine has $NCPU"
 mkdir -p build/bench
-${CC:-cc} -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -o "$LOADGEN" bench/loadgen.c ||
+${CC:-cc} -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -Isrc -o "$LOADGEN" bench/loadgen.c src/base/fdlimit.c ||
   die "cannot build bench/loadgen.c"
 
 say "crawlbench benchmark $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" -eq 1 ] && echo ' (--quick: smoke test, not a measurement)')"
@@ -251,18 +265,18 @@ if want a || want b; then
   start_crawlbench tput "taskset -c 0" --pages 10000 --port 0 --threads 1
   OURS_PID=$SRV_PID OURS_PORT=$SRV_PORT
   # 1,000 page ids from the server's own sample, and their answers as files for nginx.
-  "$LOADGEN" -p "$OURS_PORT" -P '/graph/sample?n=1000' -o - >"$OUT/sample.json" || die "cannot fetch the sample"
+  http_get "$OURS_PORT" '/graph/sample?n=1000' >"$OUT/sample.json" || die "cannot fetch the sample"
   grep -o '"[^"]*"' "$OUT/sample.json" | tr -d '"' | grep -v '^page_ids$' | sed 's#^#/api/#' >"$OUT/paths.txt"
   [ "$(wc -l <"$OUT/paths.txt")" -eq 1000 ] || die "expected 1000 ids in $OUT/sample.json"
   rm -rf "$OUT/www" "$OUT/check" && mkdir -p "$OUT/www/api" "$OUT/check/api" || die "cannot create $OUT/www"
-  "$LOADGEN" -p "$OURS_PORT" -u "$OUT/paths.txt" -o "$OUT/www" || die "cannot copy the answers"
+  http_copy "$OURS_PORT" "$OUT/paths.txt" "$OUT/www" || die "cannot copy the answers"
 
   # nginx, both ways of sending a file; the better one (more requests per CPU-second) stays.
   start_nginx "$OUT/nginx-sendfile-on" on
   NG_ON=("$NG_PID" "$NG_WORKER" "$NG_PORT" "$NG_WORKER_START")
   start_nginx "$OUT/nginx-sendfile-off" off
   NG_OFF=("$NG_PID" "$NG_WORKER" "$NG_PORT" "$NG_WORKER_START")
-  "$LOADGEN" -p "${NG_OFF[2]}" -u "$OUT/paths.txt" -o "$OUT/check" || die "nginx does not serve every page"
+  http_copy "${NG_OFF[2]}" "$OUT/paths.txt" "$OUT/check" || die "nginx does not serve every page"
   diff -rq "$OUT/www" "$OUT/check" >/dev/null || die "nginx's answers differ from crawlbench's"
   run_wrk probe-on-warm "${NG_ON[2]}" 1 "${NG_ON[0]} ${NG_ON[1]}"
   run_wrk probe-on "${NG_ON[2]}" 3 "${NG_ON[0]} ${NG_ON[1]}"
@@ -401,7 +415,7 @@ if want c; then
   rm -f "$OUT"/c-*.line
   if [ ! -s "$OUT/paths.txt" ]; then
     start_crawlbench paths "" --pages 10000 --port 0 --threads 1
-    "$LOADGEN" -p "$SRV_PORT" -P '/graph/sample?n=1000' -o - | grep -o '"[^"]*"' | tr -d '"' |
+    http_get "$SRV_PORT" '/graph/sample?n=1000' | grep -o '"[^"]*"' | tr -d '"' |
       grep -v '^page_ids$' | sed 's#^#/api/#' >"$OUT/paths.txt"
     stop_pid "$SRV_PID"
   fi
@@ -453,7 +467,7 @@ if want d; then
     starts+=("$(awk -v a="${t0/,/.}" -v b="${t1/,/.}" 'BEGIN {printf "%.3f", b - a}')")
     gens+=("$(sed -n 's/.* generated from seed .* in \([0-9.]*\) ms$/\1/p' "$OUT/d-$i.err")")
     hwm1+=("$(hwm_kb "$pid")")
-    "$LOADGEN" -p "$port" -P '/graph/sample?n=1000' -o - | grep -o '"[^"]*"' | tr -d '"' |
+    http_get "$port" '/graph/sample?n=1000' | grep -o '"[^"]*"' | tr -d '"' |
       grep -v '^page_ids$' | sed 's#^#/api/#' >"$OUT/paths-1m.txt"
     bounded timeout $((MEM_WRK + 15)) wrk -t1 -c50 -d"${MEM_WRK}s" -s bench/paths.lua "http://127.0.0.1:$port" \
       -- "$OUT/paths-1m.txt" >"$OUT/d-$i.wrk" 2>&1 || die "wrk failed (see $OUT/d-$i.wrk)"

@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
            python3-requests-futures python3-jsonschema curl wrk procps chromium)
-bench_pkgs=(wrk nginx-light procps util-linux)
+bench_pkgs=(wrk nginx-light procps util-linux curl)
 demo_pkgs=(curl)
 
 want=()

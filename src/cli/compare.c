@@ -130,7 +130,7 @@ static int apply(compare_opts_t *o, int opt, const char *v) {
         return 0;
     case OPT_OUT: o->out_dir = v; return 0;
     case OPT_TIMEOUT:
-        if (fault_duration_parse(v, strlen(v), &c->run_timeout_us, err, sizeof(err)) < 0 || !c->run_timeout_us)
+        if (units_duration_parse(v, strlen(v), &c->run_timeout_us, err, sizeof(err)) < 0 || !c->run_timeout_us)
             return cli_usage_error("compare", "--run-timeout: %s", c->run_timeout_us ? err : "must be above zero");
         return 0;
     case OPT_PROGRESS: c->progress = 1; return 0;

@@ -2,7 +2,7 @@
  * table or as JSON. Ctrl-C stops it cleanly: pages in flight finish, then the result is printed. */
 #include "cli/cli.h"
 #include "crawl/crawl.h"
-#include "server/fault.h"
+#include "base/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -75,7 +75,7 @@ typedef struct crawl_opts {
 
 static int duration(const char *opt, const char *v, uint64_t *us) {
     char err[160];
-    if (fault_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0 && *us > 0) return 0;
+    if (units_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0 && *us > 0) return 0;
     cli_usage_error("crawl", "%s: %s", opt, *us == 0 ? "must be above zero" : err);
     return -1;
 }

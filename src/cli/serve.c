@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 #include "graph/graph.h"
 #include "server/fault.h"
-#include "ev/loop.h"
+#include "base/clock.h"
 #include "server/server.h"
 
 #include <getopt.h>
@@ -78,7 +78,7 @@ typedef struct serve_opts {
 
 static int duration_opt(const char *opt, const char *v, uint64_t *us) {
     char err[160];
-    if (fault_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0) return 0;
+    if (units_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0) return 0;
     cli_usage_error("serve", "%s: %s", opt, err);
     return -1;
 }
@@ -144,9 +144,9 @@ static int parse_serve(int argc, char **argv, serve_opts_t *o) {
 
 static graph_t *build_graph(const serve_opts_t *o, double *ms) {
     char err[GRAPH_ERR_LEN];
-    uint64_t t0 = loop_clock_us();
+    uint64_t t0 = clock_now_us();
     graph_t *g = o->graph_file ? graph_load_snap(o->graph_file, err) : graph_generate(&o->graph, err);
-    *ms = (double)(loop_clock_us() - t0) / 1000.0;
+    *ms = (double)(clock_now_us() - t0) / 1000.0;
     if (!g) fprintf(stderr, "crawlbench serve: %s\n", err);
     return g;
 }

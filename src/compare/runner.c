@@ -8,7 +8,7 @@
 #include "crawl/page.h"
 #include "graph/graph.h"
 #include "server/fault.h"
-#include "ev/loop.h"
+#include "base/clock.h"
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
@@ -182,12 +182,12 @@ static int crawl_child(runner_t *r, const char *model, uint32_t level, cJSON **o
     }
     close(fds[1]);
     buf_t text = BUF_INIT;
-    uint64_t deadline = loop_clock_us() + cfg->run_timeout_us;
+    uint64_t deadline = clock_now_us() + cfg->run_timeout_us;
     int timed_out = 0;
     for (;;) {
         char chunk[4096];
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        uint64_t now = loop_clock_us();
+        uint64_t now = clock_now_us();
         if (now >= deadline) {
             timed_out = 1;
             break;
@@ -338,7 +338,7 @@ int compare_run(const compare_config_t *cfg, compare_report_t *report, char *err
     runner_t r = {.cfg = cfg, .rep = report, .err = err};
     memset(report, 0, sizeof(*report));
     report->cfg = *cfg;
-    uint64_t t0 = loop_clock_us();
+    uint64_t t0 = clock_now_us();
     int rc = -1;
     if (!(r.easy = curl_easy_init())) {
         snprintf(err, COMPARE_ERR_LEN, "cannot create a libcurl handle");
@@ -354,7 +354,7 @@ int compare_run(const compare_config_t *cfg, compare_report_t *report, char *err
     rc = 0;
 out:
     if (rc < 0 && cfg->progress) fprintf(stderr, "\r%*s\r", 60, "");
-    report->total_s = (double)(loop_clock_us() - t0) / 1e6;
+    report->total_s = (double)(clock_now_us() - t0) / 1e6;
     curl_easy_cleanup(r.easy);
     buf_free(&r.body);
     if (r.srv) {

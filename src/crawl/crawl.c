@@ -4,7 +4,7 @@
 
 #include "crawl/engine.h"
 #include "crawl/ideal.h"
-#include "ev/loop.h"
+#include "base/clock.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -152,48 +152,6 @@ void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_l
 
 /* ---- the driver ---- */
 
-static size_t on_random(char *data, size_t size, size_t n, void *arg) {
-    return buf_append(arg, data, size * n) < 0 ? 0 : size * n;
-}
-
-/* Asks the server for a random page (GET /graph/random), which also checks that it speaks the
- * crawlbench API. */
-static int resolve_start(const crawl_config_t *cfg, char *id, char *err) {
-    char url[512];
-    buf_t body = BUF_INIT;
-    long status = 0;
-    int rc = -1;
-    CURL *easy = curl_easy_init();
-    snprintf(url, sizeof(url), "%s/graph/random", cfg->fetch.base_url);
-    if (!easy) {
-        snprintf(err, CRAWL_ERR_LEN, "cannot create a libcurl handle");
-        return -1;
-    }
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(cfg->fetch.timeout_us / 1000 + 1));
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_random);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
-    CURLcode cc = curl_easy_perform(easy);
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    const char *p = body.data ? strstr(body.data, "\"page_id\"") : NULL;
-    const char *q1 = p ? strchr(p + 9, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
-    if (cc != CURLE_OK) {
-        snprintf(err, CRAWL_ERR_LEN, "cannot reach %s: %s (is the server running? start one with "
-                 "'crawlbench serve')", cfg->fetch.base_url, curl_easy_strerror(cc));
-    } else if (status != 200 || !q2 || !page_id_valid(q1 + 1, (size_t)(q2 - q1 - 1))) {
-        snprintf(err, CRAWL_ERR_LEN, "%s does not look like a crawlbench server: GET /graph/random "
-                 "answered %ld without a page id", cfg->fetch.base_url, status);
-    } else {
-        memcpy(id, q1 + 1, (size_t)(q2 - q1 - 1));
-        id[q2 - q1 - 1] = '\0';
-        rc = 0;
-    }
-    buf_free(&body);
-    curl_easy_cleanup(easy);
-    return rc;
-}
-
 typedef struct progress {
     crawl_t *c;
     pthread_mutex_t lock;
@@ -204,7 +162,7 @@ typedef struct progress {
 /* Prints a status line on stderr five times a second until the crawl ends. */
 static void *progress_main(void *arg) {
     progress_t *p = arg;
-    uint64_t t0 = loop_clock_us();
+    uint64_t t0 = clock_now_us();
     pthread_mutex_lock(&p->lock);
     while (!p->done) {
         struct timespec ts;
@@ -212,7 +170,7 @@ static void *progress_main(void *arg) {
         ts.tv_nsec += 200000000;
         if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
         pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-        double s = (double)(loop_clock_us() - t0) / 1e6;
+        double s = (double)(clock_now_us() - t0) / 1e6;
         uint64_t done = atomic_load_explicit(&p->c->shown_done, memory_order_relaxed);
         fprintf(stderr, "\r  %8llu pages  %9.1f pages/s  %5u in flight  %8llu waiting  %6.1fs ",
                 (unsigned long long)done, s > 0 ? (double)done / s : 0,
@@ -236,9 +194,9 @@ static int run_engine(const crawl_engine_t *e, crawl_t *c) {
     progress_t p = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pthread_t th;
     int with_progress = c->cfg->progress && pthread_create(&th, NULL, progress_main, &p) == 0;
-    uint64_t t0 = loop_clock_us();
+    uint64_t t0 = clock_now_us();
     int rc = e->run(c);
-    c->res->elapsed_s = (double)(loop_clock_us() - t0) / 1e6;
+    c->res->elapsed_s = (double)(clock_now_us() - t0) / 1e6;
     if (with_progress) {
         pthread_mutex_lock(&p.lock);
         p.done = 1;
@@ -262,7 +220,9 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     snprintf(out->model, sizeof(out->model), "%s", e->name);
     out->concurrency = cfg->concurrency;
     if (!strcmp(cfg->start, "random")) {
-        if (resolve_start(cfg, out->start, err) < 0) return -1;
+        if (fetch_random_page(cfg->fetch.base_url, cfg->fetch.timeout_us, out->start, sizeof(out->start), err,
+                              CRAWL_ERR_LEN) < 0)
+            return -1;
     } else if (!page_id_valid(cfg->start, strlen(cfg->start))) {
         snprintf(err, CRAWL_ERR_LEN, "'%s' is not a valid page id", cfg->start);
         return -1;

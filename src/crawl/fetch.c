@@ -2,6 +2,9 @@
 #include "crawl/fetch.h"
 
 #include "base/rng.h"
+#include "crawl/page.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,29 +42,81 @@ static fetch_tally_t tally_of(const fetch_result_t *r) { /* the finer kind of an
     }
 }
 
+/* Every response body goes through here, into the buf_t given as CURLOPT_WRITEDATA. */
 static size_t on_body(char *data, size_t size, size_t n, void *arg) {
-    fetch_result_t *r = arg;
+    buf_t *b = arg;
     size_t len = size * n;
-    if (r->body.len + len > MAX_BODY || buf_append(&r->body, data, len) < 0) return 0; /* aborts */
+    if (b->len + len > MAX_BODY || buf_append(b, data, len) < 0) return 0; /* aborts the transfer */
     return len;
 }
 
-int fetch_easy_setup(CURL *easy, const fetch_opts_t *o, fetch_result_t *r) {
-    long ms = (long)((o->timeout_us + 999) / 1000);
+/* The options every request of the project sets, crawler transfer or API call. */
+static CURL *easy_base(uint64_t timeout_us, buf_t *body) {
+    long ms = (long)((timeout_us + 999) / 1000);
+    CURL *easy = curl_easy_init();
+    if (!easy) return NULL;
     int bad = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) ||
               curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms) ||
               curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ms) ||
-              curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L) ||
-              curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) ||
               curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) ||
-              curl_easy_setopt(easy, CURLOPT_WRITEDATA, r) ||
-              curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->error) ||
+              curl_easy_setopt(easy, CURLOPT_WRITEDATA, body) ||
               curl_easy_setopt(easy, CURLOPT_USERAGENT, "crawlbench/0.1") ||
               curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http") ||
-              /* Straight to the server under test: a proxy from http_proxy would be what we measure,
-               * and libcurl would look the variables up again on every transfer. */
+              /* Straight to the server under test: a proxy from http_proxy would be what we measure
+               * (or would not be there at all), and libcurl would look the variables up again on
+               * every transfer. */
               curl_easy_setopt(easy, CURLOPT_PROXY, "");
-    return bad ? -1 : 0;
+    if (bad) {
+        curl_easy_cleanup(easy);
+        return NULL;
+    }
+    return easy;
+}
+
+CURL *fetch_easy_create(const fetch_opts_t *o, fetch_result_t *r, void *priv) {
+    CURL *easy = easy_base(o->timeout_us, &r->body);
+    if (easy && (curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L) || curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) ||
+                 curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->error) ||
+                 curl_easy_setopt(easy, CURLOPT_PRIVATE, priv))) {
+        curl_easy_cleanup(easy);
+        return NULL;
+    }
+    return easy;
+}
+
+CURL *fetch_api_easy(uint64_t timeout_us, buf_t *body) { return easy_base(timeout_us, body); }
+
+int fetch_random_page(const char *base_url, uint64_t timeout_us, char *id, size_t idcap, char *err, size_t errlen) {
+    char url[512];
+    buf_t body = BUF_INIT;
+    long status = 0;
+    int rc = -1;
+    CURL *easy = fetch_api_easy(timeout_us, &body);
+    if (!easy) {
+        snprintf(err, errlen, "cannot create a libcurl handle");
+        return -1;
+    }
+    snprintf(url, sizeof(url), "%s/graph/random", base_url);
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    CURLcode cc = curl_easy_perform(easy);
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    cJSON *doc = cc == CURLE_OK && status == 200 ? cJSON_ParseWithLength(body.data ? body.data : "", body.len) : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "page_id");
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+    if (cc != CURLE_OK)
+        snprintf(err, errlen, "cannot reach %s: %s (is the server running? start one with 'crawlbench serve')",
+                 base_url, curl_easy_strerror(cc));
+    else if (!s || strlen(s) >= idcap || !page_id_valid(s, strlen(s)))
+        snprintf(err, errlen, "%s does not look like a crawlbench server: GET /graph/random answered %ld "
+                 "without a page id", base_url, status);
+    else {
+        memcpy(id, s, strlen(s) + 1);
+        rc = 0;
+    }
+    cJSON_Delete(doc);
+    buf_free(&body);
+    curl_easy_cleanup(easy);
+    return rc;
 }
 
 int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r) {
@@ -132,18 +187,13 @@ struct fetcher {
 
 fetcher_t *fetcher_create(const fetch_opts_t *o, uint64_t seed, char *err, size_t errlen) {
     fetcher_t *f = calloc(1, sizeof(*f));
-    if (!f || !(f->easy = curl_easy_init())) {
+    if (!f || !(f->easy = fetch_easy_create(o, &f->result, NULL))) {
         snprintf(err, errlen, "cannot create a libcurl handle");
         free(f);
         return NULL;
     }
     f->opts = *o;
     rng_seed(&f->rng, seed);
-    if (fetch_easy_setup(f->easy, &f->opts, &f->result) < 0) {
-        snprintf(err, errlen, "cannot set libcurl options");
-        fetcher_free(f);
-        return NULL;
-    }
     return f;
 }
 

@@ -56,10 +56,20 @@ typedef struct fetch_result {
     char error[CURL_ERROR_SIZE];
 } fetch_result_t;
 
-/* Sets the options every crawler transfer uses on easy (timeouts, keep-alive, no signals, the body
- * into r->body). Call once per handle; fetch_easy_url() per transfer. Returns 0 or -1. */
+/* A libcurl easy handle for crawler transfers, with every option the project sets (no signals, no
+ * proxy from the environment, http only, timeouts, keep-alive), its body into r->body, its errors
+ * into r->error, and priv as CURLOPT_PRIVATE (may be NULL). Reuse it for every attempt of its slot,
+ * so that its connection stays alive. NULL when libcurl cannot make one. */
+CURL *fetch_easy_create(const fetch_opts_t *o, fetch_result_t *r, void *priv);
+/* The same options for a call to the server's own API (/graph/...), the body into *body. */
+CURL *fetch_api_easy(uint64_t timeout_us, buf_t *body);
+/* Asks BASE for a random page (GET /graph/random, JSON), which also checks that it speaks the
+ * crawlbench API; copies its id into id (idcap bytes). 0, or -1 with a message that says what to
+ * do in err. */
+int fetch_random_page(const char *base_url, uint64_t timeout_us, char *id, size_t idcap, char *err, size_t errlen);
+
+/* Clears a page's attempt count and tally before its first attempt. */
 void fetch_result_reset(fetch_result_t *r);
-int fetch_easy_setup(CURL *easy, const fetch_opts_t *o, fetch_result_t *r);
 /* Points easy at BASE/api/ID and clears r for a new attempt (the tally is kept: clear it with
  * fetch_result_reset() before a page's first attempt). */
 int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r);

@@ -14,6 +14,7 @@
  * attempt connects afresh. While IDLE the socket stays watched for reading, so a server that closes
  * an idle keep-alive connection is noticed and the socket closed before anyone writes to it. */
 #include "crawl/hconn.h"
+#include "base/clock.h"
 
 #include "http/http.h"
 
@@ -157,7 +158,7 @@ uint64_t hconn_connects(const hconn_t *h) { return h->connects; }
 static void deliver(hconn_t *h) {
     fetch_result_t *r = h->r;
     loop_timer_stop(h->loop, &h->timer);
-    r->latency_us = loop_clock_us() - h->started_us;
+    r->latency_us = clock_now_us() - h->started_us;
     fetch_count(r);
     h->r = NULL;
     h->state = HCONN_IDLE;
@@ -273,7 +274,7 @@ int hconn_get(hconn_t *h, const char *id, size_t len, fetch_result_t *r) {
     const char *what = "send";
     clear_result(r);
     h->r = r;
-    h->started_us = loop_clock_us();
+    h->started_us = clock_now_us();
     buf_clear(&h->out);
     h->out_off = 0;
     if (buf_reserve(&h->out, len + host_len + 32) < 0 ||

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* Handles queued by curlloop_add are given to libcurl at the end of the loop iteration, or as soon
@@ -244,13 +243,3 @@ void curlloop_remove(curlloop_t *cl, CURL *easy) {
 uint32_t curlloop_active(const curlloop_t *cl) { return cl->active + cl->queued; }
 const char *curlloop_error(const curlloop_t *cl) { return cl->err[0] ? cl->err : NULL; }
 
-int curlloop_fd_limit(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
-    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
-    if (rl.rlim_cur < want) {
-        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl.rlim_cur = want;
-    }
-    return rl.rlim_cur > (1u << 20) ? (1 << 20) : (int)rl.rlim_cur;
-}

@@ -44,8 +44,4 @@ uint32_t curlloop_active(const curlloop_t *cl); /* handles added and not yet don
  * error of their own; the owner may want to report it. */
 const char *curlloop_error(const curlloop_t *cl);
 
-/* The fd bound to give loop_create() for a crawler: the open-file limit, raised as far as the hard
- * limit allows (one socket per transfer in flight, plus the pool). */
-int curlloop_fd_limit(void);
-
 #endif

@@ -4,6 +4,8 @@
  * this much and nothing more on its hot path. */
 #include "ev/loop.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +42,6 @@ struct loop {
     void *before_sleep_data, *on_wake_data;
 };
 
-uint64_t loop_clock_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 uint64_t loop_now(const loop_t *l) { return l->now_us; }
 size_t loop_timer_count(const loop_t *l) { return l->heap_len; }
 uint64_t loop_iterations(const loop_t *l) { return l->iterations; }
@@ -80,7 +76,7 @@ loop_t *loop_create(int setsize, char *err, size_t errlen) {
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->timerfd, &ev) < 0) goto fail_errno;
     ev.data.fd = l->wakefd;
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev) < 0) goto fail_errno;
-    l->now_us = loop_clock_us();
+    l->now_us = clock_now_us();
     return l;
 
 fail_errno:
@@ -195,7 +191,7 @@ int loop_timer_start(loop_t *l, loop_timer_t *t, uint64_t delay_us, loop_timer_f
         l->heap = h;
         l->heap_cap *= 2;
     }
-    t->deadline_us = loop_clock_us() + delay_us;
+    t->deadline_us = clock_now_us() + delay_us;
     t->seq = ++l->timer_seq;
     t->cb = cb;
     t->data = data;
@@ -224,7 +220,7 @@ static void run_timers(loop_t *l, int fired) {
         if (read(l->timerfd, &expired, sizeof(expired)) < 0) { /* EAGAIN: spurious, fine */ }
         l->armed_us = 0;
     }
-    uint64_t now = loop_clock_us();
+    uint64_t now = clock_now_us();
     while (l->heap_len && l->heap[1]->deadline_us <= now) {
         loop_timer_t *t = l->heap[1];
         loop_timer_stop(l, t);
@@ -263,7 +259,7 @@ int loop_run(loop_t *l) {
         if (l->stop) break;
         /* A timer already due (started with delay 0, or expired while callbacks ran) needs no
          * timerfd round trip: look at the fds without sleeping, then run it in this iteration. */
-        int due = l->heap_len && l->heap[1]->deadline_us <= loop_clock_us();
+        int due = l->heap_len && l->heap[1]->deadline_us <= clock_now_us();
         if (!due) arm_timerfd(l);
         int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, due ? 0 : -1);
         l->iterations++;
@@ -271,7 +267,7 @@ int loop_run(loop_t *l) {
             if (errno == EINTR) continue;
             return -1;
         }
-        l->now_us = loop_clock_us();
+        l->now_us = clock_now_us();
         int timers_due = 0;
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;

@@ -61,8 +61,7 @@ uint64_t loop_iterations(const loop_t *l);
 
 /* The monotonic time at the start of this iteration's callbacks, in microseconds. */
 uint64_t loop_now(const loop_t *l);
-/* A fresh reading of the monotonic clock, in microseconds. */
-uint64_t loop_clock_us(void);
+/* A fresh reading of the same clock is base/clock.h's clock_now_us(). */
 
 void loop_set_before_sleep(loop_t *l, loop_hook_fn *cb, void *data);
 /* Registers the callback run on the loop's thread after loop_wake() from any thread. */

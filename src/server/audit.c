@@ -2,7 +2,7 @@
  * taken at reset so that a reset never has to write into another thread's counters. */
 #include "server/audit.h"
 
-#include "ev/loop.h"
+#include "base/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@ audit_t *audit_create(uint32_t pages, int workers) {
         return NULL;
     }
     pthread_mutex_init(&a->lock, NULL);
-    a->since_us = loop_clock_us();
+    a->since_us = clock_now_us();
     return a;
 }
 
@@ -97,7 +97,7 @@ void audit_snapshot(audit_t *a, audit_snapshot_t *s) {
     s->distinct -= b->distinct;
     s->duplicates -= b->duplicates;
     s->bytes_out -= b->bytes_out;
-    s->since_s = (double)(loop_clock_us() - a->since_us) / 1e6;
+    s->since_s = (double)(clock_now_us() - a->since_us) / 1e6;
     pthread_mutex_unlock(&a->lock);
     uint32_t more = 0;
     for (uint32_t p = 0; p < a->pages; p++)
@@ -112,6 +112,6 @@ void audit_reset(audit_t *a) {
         atomic_store_explicit(&a->served[p], 0, memory_order_relaxed);
     }
     sum_counters(a, &a->baseline);
-    a->since_us = loop_clock_us();
+    a->since_us = clock_now_us();
     pthread_mutex_unlock(&a->lock);
 }

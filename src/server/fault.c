@@ -32,52 +32,6 @@ int fault_kind_parse(const char *s, size_t len, fault_kind_t *out) {
     return -1;
 }
 
-/* Copies s[0..len) into a NUL-terminated buffer so strtod can read it; -1 if it does not fit. */
-static int copy_token(const char *s, size_t len, char *buf, size_t cap) {
-    if (len == 0 || len >= cap || memchr(s, '\0', len)) return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return 0;
-}
-
-/* A plain non-negative decimal number ("50", "1.5"): no sign, exponent, hex, inf or nan. */
-static int parse_number(const char *buf, double *out) {
-    const char *p = buf;
-    int digits = 0, dots = 0;
-    for (; *p; p++) {
-        if (*p >= '0' && *p <= '9') digits++;
-        else if (*p == '.' && !dots) dots++;
-        else break;
-    }
-    if (!digits) return -1;
-    char *end;
-    *out = strtod(buf, &end);
-    return end == p ? (int)(p - buf) : -1;
-}
-
-int fault_duration_parse(const char *s, size_t len, uint64_t *us, char *err, size_t errlen) {
-    char buf[64];
-    double v;
-    int n;
-    if (copy_token(s, len, buf, sizeof(buf)) < 0 || (n = parse_number(buf, &v)) < 0) goto bad;
-    const char *unit = buf + n;
-    double scale;
-    if (!strcmp(unit, "") || !strcmp(unit, "ms")) scale = 1e3;
-    else if (!strcmp(unit, "us")) scale = 1;
-    else if (!strcmp(unit, "s")) scale = 1e6;
-    else goto bad;
-    v *= scale;
-    if (v > FAULT_MAX_LATENCY_US) {
-        snprintf(err, errlen, "duration '%.*s' is longer than 600s", (int)(len > 40 ? 40 : len), s);
-        return -1;
-    }
-    *us = (uint64_t)(v + 0.5);
-    return 0;
-bad:
-    snprintf(err, errlen, "bad duration '%.*s' (expected e.g. 50ms, 250us, 1.5s)",
-             (int)(len > 40 ? 40 : len), s);
-    return -1;
-}
 
 /* Splits "a<sep>b" and parses both halves as durations. */
 static int parse_pair(const char *s, size_t len, char sep, uint64_t *a, uint64_t *b, char *err,
@@ -87,8 +41,8 @@ static int parse_pair(const char *s, size_t len, char sep, uint64_t *a, uint64_t
         snprintf(err, errlen, "expected two durations separated by '%c'", sep);
         return -1;
     }
-    if (fault_duration_parse(s, (size_t)(mid - s), a, err, errlen) < 0) return -1;
-    return fault_duration_parse(mid + 1, len - (size_t)(mid - s) - 1, b, err, errlen);
+    if (units_duration_parse(s, (size_t)(mid - s), a, err, errlen) < 0) return -1;
+    return units_duration_parse(mid + 1, len - (size_t)(mid - s) - 1, b, err, errlen);
 }
 
 /* z of the standard normal's 99th percentile: lognormal P99 = median * exp(sigma * Z99). */
@@ -100,7 +54,7 @@ int fault_latency_parse(const char *spec, size_t len, fault_latency_t *out, char
     memset(out, 0, sizeof(*out));
     if ((len == 4 && !memcmp(spec, "none", 4)) || (len == 1 && spec[0] == '0')) return 0;
     if (!colon) {
-        if (fault_duration_parse(spec, len, &a, err, errlen) < 0) return -1;
+        if (units_duration_parse(spec, len, &a, err, errlen) < 0) return -1;
         *out = (fault_latency_t){.kind = a ? LATENCY_FIXED : LATENCY_NONE, .a = (double)a};
         return 0;
     }
@@ -189,21 +143,21 @@ int fault_plan_parse(const char *spec, size_t len, fault_plan_t *plan, char *err
         const char *item_end = comma ? comma : end;
         const char *colon = memchr(p, ':', (size_t)(item_end - p));
         fault_kind_t k;
-        char buf[32];
         double rate;
-        int n;
+        size_t n;
+        const char *r = colon + 1;
+        size_t rlen = (size_t)(item_end - r);
         if (!colon || fault_kind_parse(p, (size_t)(colon - p), &k) < 0 || k == FAULT_NONE) {
             snprintf(err, errlen, "bad fault '%.*s' (expected KIND:RATE, KIND one of 500, 503, 429, "
                      "reset, close, truncate, hang, slow)", (int)(item_end - p > 40 ? 40 : item_end - p), p);
             return -1;
         }
-        if (copy_token(colon + 1, (size_t)(item_end - colon - 1), buf, sizeof(buf)) < 0 ||
-            (n = parse_number(buf, &rate)) < 0 || (buf[n] && strcmp(buf + n, "%"))) {
+        if (units_number(r, rlen, &rate, &n) < 0 || (n < rlen && (n + 1 != rlen || r[n] != '%'))) {
             snprintf(err, errlen, "bad rate for fault %s (expected a fraction like 0.01 or a percentage like 1%%)",
                      fault_name(k));
             return -1;
         }
-        if (buf[n] == '%') rate /= 100;
+        if (n < rlen) rate /= 100; /* a percentage */
         if (rate > 1) {
             snprintf(err, errlen, "rate for fault %s is above 1", fault_name(k));
             return -1;

@@ -8,6 +8,8 @@
 #ifndef CRAWLBENCH_FAULT_H
 #define CRAWLBENCH_FAULT_H
 
+#include "base/units.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,15 +38,14 @@ typedef enum latency_kind {
     LATENCY_LOGNORMAL, /* "lognormal:20ms,200ms" (median, 99th percentile) */
 } latency_kind_t;
 
-#define FAULT_MAX_LATENCY_US (600u * 1000000u) /* ten minutes: anything longer is a typo */
+#define FAULT_MAX_LATENCY_US UNITS_MAX_DURATION_US
 
 typedef struct fault_latency {
     latency_kind_t kind;
     double a, b; /* us: fixed (a); uniform [a, b]; normal mean a, sd b; lognormal mu a, sigma b (of ln us) */
 } fault_latency_t;
 
-/* Durations: a number with unit us, ms or s ("250us", "50ms", "1.5s"); a bare number is ms. */
-int fault_duration_parse(const char *s, size_t len, uint64_t *us, char *err, size_t errlen);
+/* Durations in a spec are base/units.h's: "250us", "50ms", "1.5s"; a bare number is ms. */
 int fault_latency_parse(const char *spec, size_t len, fault_latency_t *out, char *err, size_t errlen);
 /* Writes the canonical text of a latency spec ("none", "50ms", "lognormal:20ms,200ms"). */
 void fault_latency_format(const fault_latency_t *lat, char *buf, size_t cap);

@@ -5,7 +5,7 @@
 #include "server/routes.h"
 
 #include "base/rng.h"
-#include "ev/loop.h"
+#include "base/clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -272,7 +272,7 @@ static void route_stats(const routes_env_t *env, buf_t *body, routes_reply_t *ou
                sh->mean_out_degree, sh->max_out_degree, sh->max_in_degree, sh->zero_in_degree, sh->dangling);
     buf_printf(body, "\"server\":{\"threads\":%d,\"uptime_s\":%.3f,\"connections_open\":%u,"
                "\"seed\":%llu,\"latency\":\"%s\",\"faults\":\"%s\",\"fail_first\":%u,\"fail_with\":\"%s\"},",
-               env->threads, (double)(loop_clock_us() - env->started_us) / 1e6,
+               env->threads, (double)(clock_now_us() - env->started_us) / 1e6,
                atomic_load_explicit(env->conns_open, memory_order_relaxed), (unsigned long long)cfg->seed,
                lat, faults, cfg->faults.fail_first, fault_name(cfg->faults.fail_with));
     buf_printf(body, "\"audit\":{\"since_s\":%.3f,\"requests\":{", s.since_s);

@@ -5,6 +5,8 @@
  * This file holds the workers: accepting, timeouts, draining, start and stop. Each connection is a
  * state machine of its own, in conn.c. */
 #include "server/server.h"
+#include "base/clock.h"
+#include "base/fdlimit.h"
 
 #include "server/conn.h"
 
@@ -15,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,7 +118,7 @@ static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
 static int64_t sweep(loop_t *l, void *data) {
     worker_t *w = data;
     const server_config_t *cfg = &w->srv->cfg;
-    uint64_t now = loop_clock_us();
+    uint64_t now = clock_now_us();
     for (conn_t *c = w->conns, *next; c; c = next) {
         next = c->next;
         if (c->state == CONN_READING && c->head_start_us && now - c->head_start_us > cfg->header_timeout_us) {
@@ -222,18 +223,6 @@ static int bound_port(int fd) {
                                           : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* Raises the soft open-file limit to the hard one; returns the limit now in force. */
-static uint64_t raise_fd_limit(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
-}
-
 /* Frees every worker's resources; workers that were never initialised hold only -1 and NULL. */
 static void free_workers(server_t *s) {
     for (int i = 0; i < s->threads; i++) {
@@ -275,7 +264,7 @@ server_t *server_start(const server_config_t *cfg, char *err) {
     s->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (s->threads < 1) s->threads = 1;
     s->port = cfg->port;
-    s->fd_limit = raise_fd_limit();
+    s->fd_limit = fdlimit_raise(0);
     s->audit = audit_create(graph_pages(cfg->graph), s->threads);
     s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
     if (!s->audit || !s->workers) {
@@ -291,7 +280,7 @@ server_t *server_start(const server_config_t *cfg, char *err) {
     for (int i = 0; i < s->threads; i++)
         if (init_worker(s, i, err) < 0) goto fail;
     s->env = (routes_env_t){.cfg = &s->cfg, .graph = cfg->graph, .audit = s->audit, .threads = s->threads,
-                            .started_us = loop_clock_us(), .conns_open = &s->conns_open,
+                            .started_us = clock_now_us(), .conns_open = &s->conns_open,
                             .random_calls = &s->random_calls};
     graph_shape(cfg->graph, &s->env.shape);
     for (; s->started < s->threads; s->started++) {

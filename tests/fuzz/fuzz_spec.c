@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fault_latency_t lat;
     fault_plan_t plan = {0}, again = {0};
 
-    (void)fault_duration_parse(s, size, &us, err, sizeof(err));
+    (void)units_duration_parse(s, size, &us, err, sizeof(err));
     if (fault_latency_parse(s, size, &lat, err, sizeof(err)) == 0) {
         fault_latency_format(&lat, text, sizeof(text));
         for (uint32_t i = 0; i < 8; i++)

@@ -22,7 +22,7 @@ Test(fault, durations) {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t us = 12345;
         char err[128];
-        int rc = fault_duration_parse(cases[i].in, strlen(cases[i].in), &us, err, sizeof(err));
+        int rc = units_duration_parse(cases[i].in, strlen(cases[i].in), &us, err, sizeof(err));
         cr_assert_eq(rc == 0, cases[i].ok, "'%s': rc %d", cases[i].in, rc);
         if (cases[i].ok) cr_assert_eq(us, cases[i].us, "'%s': %llu us", cases[i].in, (unsigned long long)us);
     }

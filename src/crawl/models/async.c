@@ -11,6 +11,7 @@
  *
  * Single-threaded: crawl_take / crawl_done run only in loop callbacks, one at a time, so the shared
  * books need no lock at all. That, and never blocking, is the whole discipline of the model. */
+#include "base/fdlimit.h"
 #include "ev/curlloop.h"
 #include "crawl/engine.h"
 
@@ -84,7 +85,7 @@ static void finish(async_t *a, slot_t *s) {
     stop_if_over(a);
 }
 
-/* Puts the slot's page on the wire. CURLOPT_TIMEOUT_MS (fetch_easy_setup) counts from the moment
+/* Puts the slot's page on the wire. CURLOPT_TIMEOUT_MS (fetch_easy_create) counts from the moment
  * the handle joins the multi, not from when bytes move. That is why a page is added only when a
  * slot is free, and a retry only when its backoff has passed: every handle in the multi is on the
  * wire, so the timeout measures time on the wire. Adding the whole frontier at once and letting
@@ -127,8 +128,7 @@ static void refill(async_t *a) {
         if (page < 0) return;
         a->free_slots = s->next_free;
         s->page = page;
-        if (!s->easy && (!(s->easy = curl_easy_init()) || fetch_easy_setup(s->easy, a->opts, &s->r) < 0 ||
-                         curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK))
+        if (!s->easy && !(s->easy = fetch_easy_create(a->opts, &s->r, s)))
             return fail_slot(a, s, "cannot create a libcurl handle");
         fetch_result_reset(&s->r);
         send_attempt(a, s);
@@ -168,7 +168,7 @@ static int async_run(crawl_t *c) {
     async_t a = {.c = c, .opts = &cfg->fetch, .nslots = cfg->concurrency, .failed = 1};
     char err[256];
     rng_seed(&a.rng, cfg->seed);
-    if (!(a.loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
+    if (!(a.loop = loop_create((int)fdlimit_raise(0), err, sizeof(err))) ||
         !(a.cl = curlloop_create(a.loop, a.nslots, on_done, &a, err, sizeof(err)))) {
         crawl_fail(c, "%s", err);
         goto out;

@@ -24,6 +24,7 @@
  *    exactly the faults the server injected. */
 #include "crawl/engine.h"
 
+#include "base/fdlimit.h"
 #include "base/rng.h"
 #include "crawl/hconn.h"
 #include "ev/loop.h"
@@ -31,7 +32,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define STOP_CHECK_US 100000 /* how soon a Ctrl-C cuts backoffs short */
@@ -268,19 +268,6 @@ static uint32_t worker_count(uint32_t concurrency) {
     return concurrency < (uint32_t)cpus ? concurrency : (uint32_t)cpus;
 }
 
-/* Room for N sockets: raises the soft descriptor limit toward the hard one when N needs it, and
- * returns the bound on fd numbers a loop must accept. */
-static int fd_bound(uint32_t concurrency) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
-    rlim_t want = (rlim_t)concurrency + 64;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
-    }
-    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 24) ? 1 << 24 : (int)rl.rlim_cur;
-}
-
 /* Starts workers 1.. on threads of their own and runs worker 0 on the caller's thread. */
 static void run_workers(epoll_shared_t *s) {
     uint32_t started = 1;
@@ -302,7 +289,7 @@ static int epoll_run(crawl_t *c) {
     epoll_shared_t s = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER};
     char err[256];
     uint32_t n = worker_count(cfg->concurrency), ready = 0;
-    int setsize = fd_bound(cfg->concurrency);
+    int setsize = (int)fdlimit_raise((uint64_t)cfg->concurrency + 64); /* room for N sockets */
     if (hconn_target_parse(&s.target, cfg->fetch.base_url, err, sizeof(err)) < 0) goto fail;
     if (!(s.workers = calloc(n, sizeof(*s.workers)))) {
         snprintf(err, sizeof(err), "out of memory");

@@ -19,6 +19,7 @@
  * page. Measured: 10,000 green threads crawling 10,000 pages peak at 128 MB resident where async
  * at the same -c needs 76 MB, about 5 KB per green thread. */
 #include "ev/coro.h"
+#include "base/fdlimit.h"
 #include "ev/curlloop.h"
 #include "crawl/engine.h"
 
@@ -102,8 +103,7 @@ static const fetch_result_t *green_get(worker_t *w, const char *id, size_t len) 
 }
 
 static int make_easy(worker_t *w) {
-    if ((w->easy = curl_easy_init()) && fetch_easy_setup(w->easy, w->g->opts, &w->r) == 0 &&
-        curl_easy_setopt(w->easy, CURLOPT_PRIVATE, w) == CURLE_OK)
+    if ((w->easy = fetch_easy_create(w->g->opts, &w->r, w)))
         return 0;
     fail(w->g, "cannot create a libcurl handle");
     return -1;
@@ -157,7 +157,7 @@ static int green_run(crawl_t *c) {
     worker_t *workers = NULL;
     char err[256];
     rng_seed(&g.rng, cfg->seed);
-    if (!(g.loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
+    if (!(g.loop = loop_create((int)fdlimit_raise(0), err, sizeof(err))) ||
         !(g.cl = curlloop_create(g.loop, n, on_done, &g, err, sizeof(err))) ||
         !(g.sched = coro_sched_create(g.loop, GREEN_STACK, err, sizeof(err)))) {
         fail(&g, err);

@@ -22,6 +22,7 @@
  *
  * Coroutines come from coro.c, as in green.c; one thread, so crawl_take/crawl_done need no lock. */
 #include "ev/coro.h"
+#include "base/fdlimit.h"
 #include "ev/curlloop.h"
 #include "crawl/engine.h"
 
@@ -223,8 +224,7 @@ static void page_task(void *arg) {
     crawler_t *k = s->k;
     int ok = -1;
     s->co = coro_current(k->sched);
-    if (!s->easy && (!(s->easy = curl_easy_init()) || fetch_easy_setup(s->easy, k->opts, &s->r) < 0 ||
-                     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK))
+    if (!s->easy && !(s->easy = fetch_easy_create(k->opts, &s->r, s)))
         task_fail(k, "cannot create a libcurl handle");
     else
         ok = task_fetch(s);
@@ -258,7 +258,7 @@ static int nursery_run(crawl_t *c) {
     loop_t *loop = NULL;
     char err[256];
     rng_seed(&k.rng, cfg->seed);
-    if (!(loop = loop_create(curlloop_fd_limit(), err, sizeof(err))) ||
+    if (!(loop = loop_create((int)fdlimit_raise(0), err, sizeof(err))) ||
         !(k.cl = curlloop_create(loop, k.nslots, on_done, &k, err, sizeof(err))) ||
         !(k.sched = coro_sched_create(loop, TASK_STACK, err, sizeof(err)))) {
         crawl_fail(c, "%s", err);
