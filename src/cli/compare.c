@@ -1,13 +1,17 @@
 /* `crawlbench compare`: the guide's performance comparison as one command. Parses the options,
- * runs src/compare/, prints the table and writes the reports, all or nothing: the files are written
- * under temporary names and renamed only once every one of them is complete. */
+ * starts the embedded server when no URL is given, runs src/compare/ with a launcher that runs each
+ * crawl as `crawlbench crawl ... --json`, prints the table and writes the reports, all or nothing:
+ * the files are written under temporary names and renamed only once every one of them is complete. */
 #include "cli/cli.h"
 #include "compare/compare.h"
-#include "crawl/crawl.h"
+#include "crawl/models/models.h"
 #include "crawl/page.h"
+#include "graph/graph.h"
 #include "server/fault.h"
+#include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,6 +62,9 @@ static const struct option compare_options[] = {
 
 typedef struct compare_opts {
     compare_config_t cfg;
+    uint32_t pages;     /* the embedded server's graph and latency */
+    uint64_t seed;
+    const char *latency;
     char models_buf[512];
     const char *out_dir;
     char url[256];
@@ -70,7 +77,7 @@ static int parse_models(compare_opts_t *o, const char *v) {
     strcpy(o->models_buf, v);
     o->cfg.nmodels = 0;
     for (char *save = NULL, *m = strtok_r(o->models_buf, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-        if (!crawl_engine_summary(m))
+        if (!models_find(m))
             return cli_usage_error("compare", "--models: unknown model '%s' (see crawlbench crawl --list-models)", m);
         for (size_t i = 0; i < o->cfg.nmodels; i++)
             if (!strcmp(o->cfg.models[i], m)) return cli_usage_error("compare", "--models: '%s' twice", m);
@@ -135,12 +142,12 @@ static int apply(compare_opts_t *o, int opt, const char *v) {
         return 0;
     case OPT_PROGRESS: c->progress = 1; return 0;
     case OPT_NO_PROGRESS: c->progress = 0; return 0;
-    case OPT_PAGES: o->embedded_only = 1; if (cli_parse_u64("--pages", v, 1, 50000000, &n)) return CLI_USAGE; c->pages = (uint32_t)n; return 0;
-    case OPT_SEED: o->embedded_only = 1; if (cli_parse_u64("--seed", v, 0, UINT64_MAX, &n)) return CLI_USAGE; c->seed = n; return 0;
+    case OPT_PAGES: o->embedded_only = 1; if (cli_parse_u64("--pages", v, 1, 50000000, &n)) return CLI_USAGE; o->pages = (uint32_t)n; return 0;
+    case OPT_SEED: o->embedded_only = 1; if (cli_parse_u64("--seed", v, 0, UINT64_MAX, &n)) return CLI_USAGE; o->seed = n; return 0;
     case OPT_LATENCY:
         o->embedded_only = 1;
         if (fault_latency_parse(v, strlen(v), &lat, err, sizeof(err)) < 0) return cli_usage_error("compare", "--latency: %s", err);
-        c->latency = v;
+        o->latency = v;
         return 0;
     }
     return CLI_USAGE;
@@ -149,8 +156,8 @@ static int apply(compare_opts_t *o, int opt, const char *v) {
 static int parse(int argc, char **argv, compare_opts_t *o) {
     memset(o, 0, sizeof(*o));
     o->cfg = (compare_config_t){.levels = {10}, .nlevels = 1, .repeat = 3, .warmup = 1, .max_pages = 200,
-                                .pages = 1000, .seed = 42, .latency = "20ms", .run_timeout_us = 300000000,
-                                .progress = isatty(2)};
+                                .run_timeout_us = 300000000, .progress = isatty(2)};
+    o->pages = 1000, o->seed = 42, o->latency = "20ms";
     o->out_dir = ".";
     optind = 1;
     opterr = 0;
@@ -178,8 +185,8 @@ static int parse(int argc, char **argv, compare_opts_t *o) {
     }
     if (optind < argc) return cli_usage_error("compare", "unexpected argument '%s'", argv[optind]);
     if (!o->cfg.nmodels)
-        for (const char *const *n = crawl_engine_names(); *n && o->cfg.nmodels < COMPARE_MAX_MODELS; n++)
-            o->cfg.models[o->cfg.nmodels++] = *n;
+        for (const crawl_engine_t *const *e = models_all; *e && o->cfg.nmodels < COMPARE_MAX_MODELS; e++)
+            o->cfg.models[o->cfg.nmodels++] = (*e)->name;
     struct stat st;
     if (stat(o->out_dir, &st) < 0 || !S_ISDIR(st.st_mode))
         return cli_usage_error("compare", "--out: '%s' is not a directory", o->out_dir);
@@ -215,20 +222,98 @@ static int write_reports(const char *dir, const compare_report_t *r) {
     return 0;
 }
 
+/* Runs one crawl as `crawlbench crawl URL -m M -c N --start ID --max-pages K --json`, stdout to a
+ * pipe. Crawls run this very binary through /proc/self/exe, which still names it if the file on
+ * disk is replaced (by a rebuild) while the comparison runs. */
+static pid_t launch_crawl(const compare_job_t *job, void *arg, int *out_fd, char *err, size_t errlen) {
+    char conc[16], cap[24];
+    snprintf(conc, sizeof(conc), "%u", job->concurrency);
+    snprintf(cap, sizeof(cap), "%llu", (unsigned long long)job->max_pages);
+    char *argv[] = {"crawlbench", "crawl", (char *)job->url, "-m", (char *)job->model, "-c", conc, "--start",
+                    (char *)job->start, "--max-pages", cap, "--json", "--no-progress", NULL};
+    int fds[2];
+    (void)arg;
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(fds[0]);
+        return -1;
+    }
+    *out_fd = fds[0];
+    return pid;
+}
+
+/* The embedded server: the default graph and the chosen latency, on a free port, one worker (a
+ * worker loop serves far more than a crawl asks: the cores are left to the crawlers). */
+typedef struct embedded {
+    graph_t *graph;
+    server_t *srv;
+    char url[64];
+} embedded_t;
+
+static int embedded_start(embedded_t *em, const compare_opts_t *o) {
+    char gerr[GRAPH_ERR_LEN], serr[SERVER_ERR_LEN];
+    graph_params_t gp = {.seed = o->seed, .pages = o->pages, .out_degree = 8};
+    server_config_t sc;
+    server_config_init(&sc);
+    if (fault_latency_parse(o->latency, strlen(o->latency), &sc.latency, serr, sizeof(serr)) < 0) {
+        fprintf(stderr, "crawlbench compare: --latency: %s\n", serr);
+        return -1;
+    }
+    if (!(em->graph = graph_generate(&gp, gerr))) {
+        fprintf(stderr, "crawlbench compare: %s\n", gerr);
+        return -1;
+    }
+    sc.graph = em->graph, sc.port = 0, sc.seed = o->seed, sc.threads = 1;
+    if (!(em->srv = server_start(&sc, serr))) {
+        fprintf(stderr, "crawlbench compare: embedded server: %s\n", serr);
+        return -1;
+    }
+    snprintf(em->url, sizeof(em->url), "http://127.0.0.1:%d", server_port(em->srv));
+    return 0;
+}
+
+static void embedded_stop(embedded_t *em) {
+    if (em->srv) {
+        server_stop(em->srv);
+        server_wait(em->srv);
+    }
+    graph_free(em->graph);
+}
+
 int cli_compare(int argc, char **argv) {
     compare_opts_t o;
+    embedded_t em = {0};
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     char err[COMPARE_ERR_LEN];
-    /* Crawls run this very binary: through /proc/self/exe, which still names it if the file on
-     * disk is replaced (by a rebuild) while the comparison runs. */
-    o.cfg.self_exe = "/proc/self/exe";
+    if (!o.cfg.url) {
+        if (embedded_start(&em, &o) < 0) {
+            embedded_stop(&em);
+            return CLI_FAIL;
+        }
+        o.cfg.url = em.url;
+        o.cfg.embedded = 1;
+    }
+    o.cfg.launch = launch_crawl;
     compare_report_t report;
     if (compare_run(&o.cfg, &report, err) < 0) {
         fprintf(stderr, "crawlbench compare: %s\n", err);
         compare_report_free(&report);
+        embedded_stop(&em);
         return CLI_FAIL;
     }
+    embedded_stop(&em);
     compare_print_table(stdout, &report);
     rc = write_reports(o.out_dir, &report) < 0 ? CLI_FAIL : CLI_OK;
     if (rc == CLI_OK)

@@ -1,8 +1,13 @@
 /* `crawlbench crawl`: one crawl of a crawlbench server with one concurrency model, printed as a
- * table or as JSON. Ctrl-C stops it cleanly: pages in flight finish, then the result is printed. */
+ * table or as JSON. Ctrl-C or SIGTERM stops it cleanly: pages in flight finish, then the result is
+ * printed and the pages fetched so far are written. */
 #include "cli/cli.h"
-#include "crawl/crawl.h"
+
+#include "base/outfile.h"
 #include "base/units.h"
+#include "crawl/crawl.h"
+#include "crawl/models/models.h"
+#include "crawl/page.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,12 +18,11 @@
 
 #define DEFAULT_URL "http://127.0.0.1:5000"
 
-static atomic_int stop_requested; /* lock-free: safe to set from the handler */
+static atomic_int stop_requested; /* the signal that asked to stop; lock-free: safe to set from the handler */
 
-static void on_sigint(int sig) {
-    (void)sig;
-    stop_requested = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends it at once */
+static void on_stop_signal(int sig) {
+    stop_requested = sig;
+    signal(sig, SIG_DFL); /* a second one ends it at once */
 }
 
 static void print_usage(FILE *f) {
@@ -29,8 +33,8 @@ static void print_usage(FILE *f) {
             "link once, with one concurrency model, and reports pages, time, latency and faults.\n"
             "\n"
             "  -m, --model M         concurrency model (default sequential):\n");
-    for (const char *const *n = crawl_engine_names(); *n; n++)
-        fprintf(f, "                          %-11s %s\n", *n, crawl_engine_summary(*n));
+    for (const crawl_engine_t *const *e = models_all; *e; e++)
+        fprintf(f, "                          %-11s %s\n", (*e)->name, (*e)->summary);
     fprintf(f,
             "  -c, --concurrency N   transfers in flight at most (default 10; sequential: 1)\n"
             "  -n, --max-pages K     fetch at most K pages, failed ones included (default: no limit)\n"
@@ -47,8 +51,13 @@ static void print_usage(FILE *f) {
             "      --seed N          seed for the retry jitter (default 1)\n"
             "      --list-models     print the model names, one per line, and exit\n"
             "\n"
-            "Exit codes: 0 crawl done (failed pages are reported, not fatal), 1 runtime failure\n"
-            "(server unreachable or not a crawlbench API), 2 usage error, 130 interrupted.\n");
+            "A server must be running: start one with 'crawlbench serve' (port 5000), or let\n"
+            "'crawlbench compare' start its own.\n"
+            "\n"
+            "Exit codes (docs/CRAWL.md): 0 the crawl ran to its end (pages that failed through HTTP\n"
+            "errors or injected faults are results, reported); 1 the server cannot be reached, stopped\n"
+            "answering mid-crawl, or the start page does not exist (the report is still printed when\n"
+            "the crawl ran); 2 usage error; 130 stopped by SIGINT, 143 by SIGTERM (report and -o written).\n");
 }
 
 enum { OPT_START = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_BACKOFF, OPT_BACKOFF_MAX, OPT_JSON, OPT_PROGRESS,
@@ -94,10 +103,17 @@ static int apply(crawl_opts_t *o, int opt, const char *v) {
     crawl_config_t *c = &o->cfg;
     uint64_t n;
     switch (opt) {
-    case 'm': c->model = v; return crawl_engine_summary(v) ? 0 : cli_usage_error("crawl", "unknown model '%s'", v);
+    case 'm':
+        c->engine = models_find(v);
+        return c->engine ? 0 : cli_usage_error("crawl", "unknown model '%s' (see --list-models)", v);
     case 'c': if (cli_parse_u64("--concurrency", v, 1, 100000, &n)) return CLI_USAGE; c->concurrency = (uint32_t)n; return 0;
     case 'n': if (cli_parse_u64("--max-pages", v, 1, UINT64_MAX, &n)) return CLI_USAGE; c->max_pages = n; return 0;
-    case OPT_START: c->start = v; return 0;
+    case OPT_START:
+        if (strcmp(v, "random") && !page_id_valid(v, strlen(v)))
+            return cli_usage_error("crawl", "--start: '%s' is not a page id (letters, digits, '-' and '_', "
+                                   "at most %d) or 'random'", v, FRONTIER_ID_MAX);
+        c->start = v;
+        return 0;
     case OPT_TIMEOUT: return duration("--timeout", v, &c->fetch.timeout_us) ? CLI_USAGE : 0;
     case OPT_BACKOFF: return duration("--backoff", v, &c->fetch.backoff_us) ? CLI_USAGE : 0;
     case OPT_BACKOFF_MAX: return duration("--backoff-max", v, &c->fetch.backoff_max_us) ? CLI_USAGE : 0;
@@ -112,7 +128,7 @@ static int apply(crawl_opts_t *o, int opt, const char *v) {
 }
 
 static int parse(int argc, char **argv, crawl_opts_t *o) {
-    *o = (crawl_opts_t){.cfg = {.model = "sequential", .concurrency = 10, .max_pages = UINT64_MAX,
+    *o = (crawl_opts_t){.cfg = {.engine = models_baseline(), .concurrency = 10, .max_pages = UINT64_MAX,
                                 .start = "random", .progress = isatty(2), .seed = 1,
                                 .fetch = {.timeout_us = 10000000, .max_attempts = 4, .backoff_us = 100000,
                                           .backoff_max_us = 10000000}}};
@@ -126,7 +142,7 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
             return -1;
         }
         if (opt == OPT_LIST) {
-            for (const char *const *n = crawl_engine_names(); *n; n++) puts(*n);
+            for (const crawl_engine_t *const *e = models_all; *e; e++) puts((*e)->name);
             return -1;
         }
         if (opt == '?' || opt == ':') return cli_option_error("crawl", argv, opt);
@@ -134,43 +150,68 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
     }
     if (optind < argc && (rc = set_url(o, argv[optind++]))) return rc;
     if (optind < argc) return cli_usage_error("crawl", "unexpected argument '%s'", argv[optind]);
-    if (!strcmp(o->cfg.model, "sequential")) o->cfg.concurrency = 1;
+    const crawl_engine_t *e = o->cfg.engine;
+    if (e->max_concurrency == 1) o->cfg.concurrency = 1; /* the baseline: one at a time whatever is asked */
+    else if (o->cfg.concurrency > e->max_concurrency)
+        return cli_usage_error("crawl", "-c %u: %s runs at most %u (%s)", o->cfg.concurrency, e->name,
+                               e->max_concurrency, e->limit_why);
     o->cfg.fetch.base_url = o->url;
     return 0;
+}
+
+/* Prints the result and writes -o; the exit status for a crawl that ran. */
+static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *out) {
+    char why[CRAWL_ERR_LEN], err[512];
+    int rc = CLI_OK;
+    if (o->json) crawl_print_json(stdout, res);
+    else crawl_print_table(stdout, res);
+    fflush(stdout);
+    if (res->interrupted) {
+        rc = 128 + atomic_load(&stop_requested);
+    } else if (crawl_result_verdict(res, why, sizeof(why)) < 0) {
+        fprintf(stderr, "crawlbench crawl: %s\n", why);
+        rc = CLI_FAIL;
+    }
+    if (out) {
+        if (crawl_write_order(outfile_stream(out), res) < 0) {
+            outfile_abort(out);
+            fprintf(stderr, "crawlbench crawl: cannot write %s: %s\n", o->output, strerror(errno));
+            return CLI_FAIL;
+        }
+        if (outfile_commit(out, err, sizeof(err)) < 0) {
+            fprintf(stderr, "crawlbench crawl: %s\n", err);
+            return CLI_FAIL;
+        }
+    }
+    return rc;
 }
 
 int cli_crawl(int argc, char **argv) {
     crawl_opts_t o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    FILE *out = NULL;
-    if (o.output && !(out = fopen(o.output, "w"))) {
-        fprintf(stderr, "crawlbench crawl: cannot write %s: %s\n", o.output, strerror(errno));
+    outfile_t *out = NULL;
+    char err[512];
+    /* Opened first, so that a directory that cannot be written fails before the crawl, not after;
+     * the user's file itself is only replaced once the new one is complete. */
+    if (o.output && !(out = outfile_open(o.output, err, sizeof(err)))) {
+        fprintf(stderr, "crawlbench crawl: %s\n", err);
         return CLI_FAIL;
     }
     stop_requested = 0;
     o.cfg.stop = &stop_requested;
-    signal(SIGINT, on_sigint);
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
 
     crawl_result_t res;
-    char err[CRAWL_ERR_LEN];
     if (crawl_run(&o.cfg, &res, err) < 0) {
         fprintf(stderr, "crawlbench crawl: %s\n", err);
         crawl_result_free(&res);
-        if (out) {
-            fclose(out);
-            remove(o.output); /* no partial file left behind */
-        }
+        outfile_abort(out);
         return CLI_FAIL;
     }
-    if (o.json) crawl_print_json(stdout, &res);
-    else crawl_print_table(stdout, &res);
-    rc = res.interrupted ? 130 : CLI_OK;
-    if (out && (crawl_write_order(out, &res) < 0 || fclose(out) != 0)) {
-        fprintf(stderr, "crawlbench crawl: cannot write %s: %s\n", o.output, strerror(errno));
-        rc = CLI_FAIL;
-    }
+    rc = report(&o, &res, out);
     crawl_result_free(&res);
     return rc;
 }

@@ -12,13 +12,32 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define COMPARE_ERR_LEN 512
 #define COMPARE_MAX_MODELS 16
 #define COMPARE_MAX_LEVELS 32
 
+/* One crawl the comparison asks for. */
+typedef struct compare_job {
+    const char *url;            /* the server */
+    const char *model;
+    const char *start;          /* a page id */
+    uint32_t concurrency;
+    uint64_t max_pages;
+} compare_job_t;
+
+/* Starts job as a child process whose stdout, the read end *out_fd, carries the crawl's JSON result
+ * (docs/crawl-result.schema.json) and whose exit status says whether it ran. The comparison only
+ * reads results; how a crawl is started (the command line and its flags) is the caller's. Returns the
+ * child's pid, or -1 with a message in err. */
+typedef pid_t compare_launch_fn(const compare_job_t *job, void *arg, int *out_fd, char *err, size_t errlen);
+
 typedef struct compare_config {
-    const char *url;            /* NULL: start an embedded server */
+    const char *url;            /* the server: required */
+    int embedded;               /* the caller started that server for this comparison (for the report) */
+    compare_launch_fn *launch;  /* starts one crawl: required */
+    void *launch_arg;
     const char *models[COMPARE_MAX_MODELS];
     size_t nmodels;
     uint32_t levels[COMPARE_MAX_LEVELS]; /* concurrency levels: one, or a sweep */
@@ -28,11 +47,6 @@ typedef struct compare_config {
     uint32_t warmup;            /* discarded runs before them */
     uint64_t max_pages;         /* the cap every crawl gets */
     const char *start;          /* start page id, or NULL: one random page for all runs */
-    /* The embedded server's graph and latency. */
-    uint32_t pages;
-    uint64_t seed;
-    const char *latency;
-    const char *self_exe;       /* the crawlbench binary to run crawls with */
     uint64_t run_timeout_us;    /* a crawl taking longer is killed and the comparison fails */
     int progress;               /* progress on stderr */
 } compare_config_t;

@@ -3,89 +3,14 @@
  * when to reach for it. Inline CSS only: no scripts, no network; every string from the report escaped. */
 #include "compare/compare.h"
 
+#include "crawl/models/models.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* What each model teaches, in the guide's terms. Trusted static HTML; the report's strings never are. */
-static const struct {
-    const char *model, *title, *source, *what, *when;
-} model_notes[] = {
-    {"sequential", "Sequential: the baseline", "src/crawl/models/sequential.c",
-     "One loop, one keep-alive connection, one page at a time: take the next page, fetch it, parse it, "
-     "hand its links to the frontier, repeat until the frontier is empty. Every other model does exactly "
-     "this, only with several pages at once, which is why its time is the yardstick of the <em>vs "
-     "sequential</em> column.",
-     "Simple scripts, and work that is fast enough already. Always write it first: it is the measurement "
-     "every concurrent version must beat (the guide's <em>profile first</em>), and the simplest correct "
-     "answer."},
-    {"threads", "Threads: shared memory and a lock", "src/crawl/models/threads.c",
-     "N worker threads, each running the sequential loop with its own connection, share the frontier under "
-     "one mutex. The fetch and the parse happen outside the lock, which is where the parallelism comes "
-     "from. A worker that finds nothing to take waits on a condition variable: an empty frontier is not "
-     "the end while pages in flight may still bring links.",
-     "I/O-bound work with modest concurrency (tens of workers): the code stays blocking and easy to read. "
-     "Each thread costs a stack and a kernel thread, and shared state needs locks, with races and "
-     "deadlocks as the price of a mistake. In Python the GIL lets threads overlap their waiting, not their "
-     "computing."},
-    {"processes", "Processes: nothing shared, messages instead", "src/crawl/models/processes.c",
-     "N worker processes fetch and parse; the parent alone owns the frontier and sends each worker a page "
-     "id over a socket, receiving the page's links back. No memory is shared, so no lock is needed, and a "
-     "worker killed mid-page is just a closed socket: its page is requeued and a replacement forked.",
-     "CPU-bound work that must run truly in parallel (in Python: past the GIL), or tasks that must be "
-     "isolated so that one crash cannot take down the rest. The price is memory per process and the cost "
-     "of every message (the guide's pickling and communication pitfalls)."},
-    {"async", "Async: one thread, one event loop", "src/crawl/models/async.c",
-     "One thread runs an event loop (libcurl's multi interface) with up to N transfers in flight, each a "
-     "small state machine moved along by callbacks: what asyncio does beneath its coroutines, written out "
-     "by hand. When a transfer completes its slot takes the next page at once, with no "
-     "<code>gather()</code> barrier. One thread, so the frontier needs no lock.",
-     "I/O-bound work with many concurrent operations (hundreds to thousands of connections): a transfer in "
-     "flight costs a little memory, not a thread. The discipline is never to block the loop: a blocking "
-     "call or a long computation stalls every transfer at once."},
-    {"epoll", "epoll: no library at all", "src/crawl/models/epoll.c",
-     "One thread per core, each with its own epoll loop and keep-alive connections speaking HTTP/1.1 "
-     "through the project's own client and parser (<code>src/crawl/hconn.c</code>), no libcurl. The "
-     "threads share the frontier under a mutex they take once per loop iteration for a whole batch of "
-     "pages, and every reset, retry and partial read is handled in plain sight.",
-     "Rarely in application code. Read it to see what asyncio, libuv or libcurl do for you, and to measure "
-     "what they cost: the gap between this row and <em>async</em> is the price of the library, and the "
-     "size of the file is the price of doing without."},
-    {"pool", "Pool: futures, the clean API", "src/crawl/models/pool.c",
-     "The guide's <code>ThreadPoolExecutor</code>: a pool of N threads (<code>src/base/tpool.c</code>) "
-     "runs \"fetch and parse this page\" as tasks. The main thread submits one per page and takes the "
-     "futures back as they complete, so it alone touches the frontier and the crawl ends by plain "
-     "counting: no lock, no condition variable.",
-     "When you want threads' overlap behind a clean API: submit work, collect results. The pool owns the "
-     "workers and their lifetimes, which <em>threads</em> does by hand. Reach for it before raw threads."},
-    {"green", "Green threads: blocking code, event-loop scale", "src/crawl/models/green.c",
-     "N coroutines, each running the sequential loop line for line, share one thread and one event loop. "
-     "The blocking fetch is swapped for one that starts the transfer and switches to the scheduler until "
-     "it is done: gevent's monkey patching. The code switches only at its fetches and sleeps, so the "
-     "frontier needs no lock. Coroutines come from <code>src/ev/coro.c</code>; each reserves a 64 KiB "
-     "stack and touches about 8.",
-     "You have blocking-style code or libraries and want thousands of concurrent operations without "
-     "rewriting them into callbacks or async/await. The danger: any call that really blocks stops every "
-     "green thread."},
-    {"nursery", "Nursery: structured concurrency", "src/crawl/models/nursery.c",
-     "Trio's nursery: each page is a child task started into a scope its parent cannot leave until every "
-     "child has finished, at most N alive. When a child fails, the nursery cancels its siblings, and they "
-     "unwind through their ordinary error paths, giving back their pages, transfers and timers. Nothing "
-     "outlives the scope that started it.",
-     "Whenever tasks must not outlive their scope: cancellation, timeouts and errors propagate "
-     "predictably, and no forgotten task runs on in the background. It costs little over plain async and "
-     "buys correctness."},
-    {"pipeline", "Pipeline: stages and back-pressure", "src/crawl/models/pipeline.c",
-     "The guide's producer-consumer: the coordinator feeds N fetcher threads, which feed one or two "
-     "parsers, which report back, each stage joined to the next by a bounded queue. Each stage owns what "
-     "it touches, so the queues are the only synchronisation. The small queue before the parsers is "
-     "back-pressure: when parsing falls behind, fetchers wait instead of piling pages up in memory. Poison "
-     "pills end it.",
-     "Work that splits into stages with different costs or resources, where each stage is sized on its own "
-     "and memory must stay bounded: downloads feeding parsers, parsers feeding a database."},
-};
 
 /* printf, escaped: for text that mixes the report's strings with numbers. */
 __attribute__((format(printf, 2, 3))) static void html_escf(FILE *f, const char *fmt, ...) {
@@ -300,26 +225,23 @@ static const compare_cell_t *html_best(const compare_report_t *r, const char *mo
 }
 
 static void html_model(FILE *f, const compare_report_t *r, const char *model) {
-    size_t k = 0, n = sizeof(model_notes) / sizeof(model_notes[0]);
-    while (k < n && strcmp(model_notes[k].model, model))
-        k++;
+    const crawl_engine_t *e = models_find(model);
     fputs("<article>\n<h3>", f);
-    if (k < n) {
+    if (e) {
         fprintf(f,
                 "%s</h3>\n<p><code>%s</code></p>\n<p><strong>How it works here.</strong> %s</p>\n"
                 "<p><strong>When to use it.</strong> %s</p>\n",
-                model_notes[k].title, model_notes[k].source, model_notes[k].what, model_notes[k].when);
-    } else {
+                e->title, e->source, e->lesson, e->when);
+    } else { /* a name from a compare.json of another build */
         compare__escape(f, model);
-        fputs("</h3>\n<p>A model this report has no notes on; its source is <code>src/crawl/", f);
-        compare__escape(f, model);
-        fputs(".c</code>.</p>\n", f);
+        fputs("</h3>\n<p>A model this build does not know.</p>\n", f);
     }
     const compare_cell_t *c = html_best(r, model);
+    const crawl_engine_t *base = models_baseline();
     if (c) {
         fputs("<p class=\"here\">In this report: ", f);
         html_escf(f, "%.1f pages/s at concurrency %u", c->pages_per_s.median, c->concurrency);
-        if (c->speedup > 0 && strcmp(model, "sequential")) fprintf(f, ", %.2f&#215; sequential", c->speedup);
+        if (c->speedup > 0 && e != base) fprintf(f, ", %.2f&#215; %s", c->speedup, base->name);
         if (c->over_ideal > 0) fprintf(f, ", %.2f&#215; its ideal time", c->over_ideal);
         fputs(r->cfg.sweep ? " (its fastest level).</p>\n" : ".</p>\n", f);
     }

@@ -1,20 +1,17 @@
-/* Runs the comparison: the embedded server (or the one given), then for every model and level a
- * warm-up and `repeat` measured crawls, each a child `crawlbench crawl --json` whose output and the
- * server's audit after it become one compare_run_t. */
+/* Runs the comparison against the server given: for every model and level a warm-up and `repeat`
+ * measured crawls, each a child process started by the caller's launch function, whose JSON result
+ * and the server's audit after it become one compare_run_t. */
 #include "compare/compare.h"
 
 #include "base/buf.h"
-#include "base/version.h"
-#include "crawl/page.h"
-#include "graph/graph.h"
-#include "server/fault.h"
 #include "base/clock.h"
-#include "server/server.h"
+#include "base/version.h"
+#include "crawl/fetch.h"
+#include "crawl/models/models.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,10 +26,8 @@ typedef struct runner {
     const compare_config_t *cfg;
     compare_report_t *rep;
     char *err;
-    CURL *easy;     /* for the server's own API: random, stats, reset */
+    CURL *easy;     /* for the server's own API: stats, reset */
     buf_t body;
-    graph_t *graph; /* the embedded server's */
-    server_t *srv;
     uint32_t done, total;
 } runner_t;
 
@@ -43,10 +38,6 @@ static int fail(runner_t *r, const char *fmt, ...) {
     vsnprintf(r->err, COMPARE_ERR_LEN, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg) {
-    return buf_append(arg, data, size * n) < 0 ? 0 : size * n;
 }
 
 /* GETs (or POSTs) a path of the server's API and parses the JSON answer. NULL with err on failure. */
@@ -82,26 +73,6 @@ static const char *str(const cJSON *o, const char *a, const char *b) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
     if (b) v = cJSON_GetObjectItemCaseSensitive(v, b);
     return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-/* Starts the embedded server on a free port: the default graph and the configured latency. */
-static int start_server(runner_t *r) {
-    const compare_config_t *cfg = r->cfg;
-    char gerr[GRAPH_ERR_LEN], serr[SERVER_ERR_LEN];
-    graph_params_t gp = {.seed = cfg->seed, .pages = cfg->pages, .out_degree = 8};
-    server_config_t sc;
-    server_config_init(&sc);
-    if (fault_latency_parse(cfg->latency, strlen(cfg->latency), &sc.latency, serr, sizeof(serr)) < 0)
-        return fail(r, "--latency: %s", serr);
-    if (!(r->graph = graph_generate(&gp, gerr))) return fail(r, "%s", gerr);
-    sc.graph = r->graph;
-    sc.port = 0;
-    sc.seed = cfg->seed;
-    sc.threads = 1; /* a worker loop serves far more than a crawl asks: leave the cores to crawlers */
-    if (!(r->srv = server_start(&sc, serr))) return fail(r, "embedded server: %s", serr);
-    snprintf(r->rep->url, sizeof(r->rep->url), "http://127.0.0.1:%d", server_port(r->srv));
-    r->rep->embedded = 1;
-    return 0;
 }
 
 /* The machine, as a JSON object built with cJSON (so any text in it is escaped). */
@@ -147,46 +118,30 @@ static int describe(runner_t *r) {
     if (r->cfg->start) {
         snprintf(rep->start, sizeof(rep->start), "%s", r->cfg->start);
     } else {
-        cJSON *rnd = api(r, "/graph/random", 0);
-        if (!rnd) return -1;
-        snprintf(rep->start, sizeof(rep->start), "%s", str(rnd, "page_id", NULL));
-        cJSON_Delete(rnd);
-        if (!page_id_valid(rep->start, strlen(rep->start)))
-            return fail(r, "%s does not look like a crawlbench server: /graph/random gave no valid page_id", rep->url);
+        char err[512];
+        if (fetch_random_page(rep->url, 10000000, rep->start, sizeof(rep->start), err, sizeof(err)) < 0)
+            return fail(r, "%s", err);
     }
     describe_machine(rep);
     return 0;
 }
 
-/* Runs one crawl as a child process and reads its JSON result. The child's stdout is a pipe; its
- * stderr is left to the terminal only when it is not one (so errors show, progress does not). */
+/* Runs one crawl as a child process (the caller's launch function) and reads its JSON result,
+ * killing it when it runs past the timeout. */
 static int crawl_child(runner_t *r, const char *model, uint32_t level, cJSON **out) {
     const compare_config_t *cfg = r->cfg;
-    char conc[16], cap[24];
-    snprintf(conc, sizeof(conc), "%u", level);
-    snprintf(cap, sizeof(cap), "%llu", (unsigned long long)cfg->max_pages);
-    char *argv[] = {(char *)cfg->self_exe, "crawl", r->rep->url, "-m", (char *)model, "-c", conc,
-                    "--start", r->rep->start, "--max-pages", cap, "--json", "--no-progress", NULL};
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) return fail(r, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return fail(r, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        execv(cfg->self_exe, argv);
-        _exit(127);
-    }
-    close(fds[1]);
+    compare_job_t job = {.url = r->rep->url, .model = model, .start = r->rep->start, .concurrency = level,
+                         .max_pages = cfg->max_pages};
+    char lerr[256];
+    int fd;
+    pid_t pid = cfg->launch(&job, cfg->launch_arg, &fd, lerr, sizeof(lerr));
+    if (pid < 0) return fail(r, "%s -c %u: %s", model, level, lerr);
     buf_t text = BUF_INIT;
     uint64_t deadline = clock_now_us() + cfg->run_timeout_us;
     int timed_out = 0;
     for (;;) {
         char chunk[4096];
-        struct pollfd p = {.fd = fds[0], .events = POLLIN};
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         uint64_t now = clock_now_us();
         if (now >= deadline) {
             timed_out = 1;
@@ -195,19 +150,19 @@ static int crawl_child(runner_t *r, const char *model, uint32_t level, cJSON **o
         int n = poll(&p, 1, (int)((deadline - now) / 1000 + 1));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) continue;
-        ssize_t got = read(fds[0], chunk, sizeof(chunk));
+        ssize_t got = read(fd, chunk, sizeof(chunk));
         if (got <= 0) break;
         buf_append(&text, chunk, (size_t)got);
     }
-    close(fds[0]);
+    close(fd);
     if (timed_out) kill(pid, SIGKILL);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     *out = NULL;
     if (timed_out) fail(r, "%s -c %u did not finish within %.0f s", model, level, (double)cfg->run_timeout_us / 1e6);
     else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail(r, "%s -c %u: the crawl failed (exit %d); run it alone to see why: crawlbench crawl %s -m %s -c %u",
-             model, level, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), r->rep->url, model, level);
+        fail(r, "%s -c %u: the crawl failed (exit %d); run that model alone against %s to see why", model, level,
+             WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), r->rep->url);
     else if (!(*out = cJSON_ParseWithLength(text.data ? text.data : "", text.len)))
         fail(r, "%s -c %u: the crawl printed no JSON result", model, level);
     buf_free(&text);
@@ -267,8 +222,8 @@ static int measure_cell(runner_t *r, compare_cell_t *cell) {
     return 0;
 }
 
-/* The medians and warnings of one cell, and its speedup over the sequential cell of the same level
- * (or of any level: sequential runs with concurrency 1 whatever it is asked). */
+/* The medians and warnings of one cell, and its speedup over the baseline's cell of the same level
+ * (or of any level: the baseline runs with concurrency 1 whatever it is asked). */
 static void summarise(compare_report_t *rep, compare_cell_t *cell, const compare_cell_t *seq) {
     double el[64], ps[64], id[64], p50[64], p99[64], pages[64];
     for (uint32_t i = 0; i < cell->nruns; i++) {
@@ -315,15 +270,17 @@ static int run_all(runner_t *r) {
         for (size_t l = 0; l < cfg->nlevels; l++) {
             compare_cell_t *cell = &rep->cells[m * cfg->nlevels + l];
             snprintf(cell->model, sizeof(cell->model), "%s", cfg->models[m]);
-            cell->concurrency = strcmp(cell->model, "sequential") ? cfg->levels[l] : 1;
+            const crawl_engine_t *e = models_find(cell->model);
+            if (!e) return fail(r, "unknown model '%s'", cell->model);
+            cell->concurrency = cfg->levels[l] < e->max_concurrency ? cfg->levels[l] : e->max_concurrency;
             if (measure_cell(r, cell) < 0) return -1;
         }
     if (cfg->progress) fprintf(stderr, "\r%*s\r", 60, "");
-    /* Speedups are over sequential at the same level, when sequential was run. */
+    /* Speedups are over the baseline at the same level, when it was run. */
     for (size_t l = 0; l < cfg->nlevels; l++) {
         const compare_cell_t *seq = NULL;
         for (size_t m = 0; m < cfg->nmodels; m++)
-            if (!strcmp(cfg->models[m], "sequential")) seq = &rep->cells[m * cfg->nlevels + l];
+            if (models_find(cfg->models[m]) == models_baseline()) seq = &rep->cells[m * cfg->nlevels + l];
         if (seq) summarise(rep, (compare_cell_t *)seq, NULL);
         for (size_t m = 0; m < cfg->nmodels; m++) {
             compare_cell_t *cell = &rep->cells[m * cfg->nlevels + l];
@@ -340,16 +297,16 @@ int compare_run(const compare_config_t *cfg, compare_report_t *report, char *err
     report->cfg = *cfg;
     uint64_t t0 = clock_now_us();
     int rc = -1;
-    if (!(r.easy = curl_easy_init())) {
+    if (!cfg->url || !cfg->launch) {
+        snprintf(err, COMPARE_ERR_LEN, "no server URL or no way to launch a crawl");
+        return -1;
+    }
+    if (!(r.easy = fetch_api_easy(10000000, &r.body))) {
         snprintf(err, COMPARE_ERR_LEN, "cannot create a libcurl handle");
         return -1;
     }
-    curl_easy_setopt(r.easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r.easy, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(r.easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(r.easy, CURLOPT_WRITEDATA, &r.body);
-    if (cfg->url) snprintf(report->url, sizeof(report->url), "%s", cfg->url);
-    else if (start_server(&r) < 0) goto out;
+    snprintf(report->url, sizeof(report->url), "%s", cfg->url);
+    report->embedded = cfg->embedded;
     if (describe(&r) < 0 || run_all(&r) < 0) goto out;
     rc = 0;
 out:
@@ -357,11 +314,6 @@ out:
     report->total_s = (double)(clock_now_us() - t0) / 1e6;
     curl_easy_cleanup(r.easy);
     buf_free(&r.body);
-    if (r.srv) {
-        server_stop(r.srv);
-        server_wait(r.srv);
-    }
-    graph_free(r.graph);
     return rc;
 }
 

@@ -3,6 +3,8 @@
  * in report.html. One concurrency level gives horizontal bars, one per model; a sweep gives lines. */
 #include "compare/compare.h"
 
+#include "crawl/models/models.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -26,18 +28,14 @@
 #define LINE_Y0 76
 #define LINE_Y1 426
 
-/* A colour per model, the same in every report: Okabe-Ito first (safe for the common colour
- * blindnesses), then Paul Tol's extras for models this table does not know. Sequential, the
- * baseline, is a neutral grey. */
-static const struct {
-    const char *model, *colour;
-} known_colours[] = {
-    {"sequential", "#6e7781"}, {"threads", "#0072B2"}, {"processes", "#D55E00"},
-    {"async", "#009E73"},      {"epoll", "#CC79A7"},   {"pool", "#56B4E9"},
-    {"green", "#E69F00"},      {"nursery", "#882255"}, {"pipeline", "#332288"},
-};
-static const char *const extra_colours[] = {"#44AA99", "#999933", "#AA4499", "#117733",
-                                            "#DDAA33", "#000000", "#6699CC", "#EE6677"};
+/* A colour per model, the same in every report, by the model's place in the table of models:
+ * Okabe-Ito first (safe for the common colour blindnesses), then Paul Tol's. The baseline is a
+ * neutral grey; a model this build does not know takes the next colour after the known ones. */
+static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00",
+                                      "#882255", "#332288", "#44AA99", "#999933", "#AA4499", "#117733",
+                                      "#DDAA33", "#000000", "#6699CC", "#EE6677"};
+#define BASELINE_COLOUR "#6e7781"
+#define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
 void compare__escape(FILE *f, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
@@ -101,23 +99,28 @@ static double svg_nice_step(double max, int ticks, double *top) {
     return step;
 }
 
+static int svg_is_baseline(const char *model) {
+    const crawl_engine_t *e = models_find(model);
+    return e && e == models_baseline();
+}
+
 static const char *svg_colour(const compare_report_t *r, const char *model) {
-    for (size_t i = 0; i < sizeof(known_colours) / sizeof(known_colours[0]); i++)
-        if (!strcmp(known_colours[i].model, model)) return known_colours[i].colour;
-    /* An unknown model takes the next extra colour, counted in the order models first appear. */
+    int known = 0, base = models_index(models_baseline()->name), idx = models_index(model);
+    while (models_all[known]) known++;
+    if (idx == base) return BASELINE_COLOUR;
+    if (idx >= 0) return palette[(size_t)(idx > base ? idx - 1 : idx) % NPALETTE];
+    /* An unknown model takes the next colour, counted in the order unknown models first appear. */
     size_t unknown = 0;
     for (size_t i = 0; i < r->ncells; i++) {
         const char *m = r->cells[i].model;
-        int seen = 0, is_known = 0;
+        int seen = 0;
         for (size_t j = 0; j < i && !seen; j++)
             seen = !strcmp(r->cells[j].model, m);
-        for (size_t k = 0; k < sizeof(known_colours) / sizeof(known_colours[0]); k++)
-            is_known |= !strcmp(known_colours[k].model, m);
-        if (seen || is_known) continue;
+        if (seen || models_index(m) >= 0) continue;
         if (!strcmp(m, model)) break;
         unknown++;
     }
-    return extra_colours[unknown % (sizeof(extra_colours) / sizeof(extra_colours[0]))];
+    return palette[((size_t)known - 1 + unknown) % NPALETTE];
 }
 
 static double finite_or_0(double v) { return isfinite(v) && v > 0 ? v : 0; }
@@ -252,7 +255,7 @@ static int svg_bars(FILE *f, const compare_report_t *r) {
 }
 
 /* The concurrency of cell i on the x axis. A sweep runs every model at every level, model-major, so
- * the level is the asked one: sequential records 1 (it always runs alone) yet belongs on each level. */
+ * the level is the asked one: the baseline records 1 (it always runs alone) yet belongs on each level. */
 static uint32_t line_level(const compare_report_t *r, size_t i) {
     const compare_config_t *cfg = &r->cfg;
     if (cfg->nlevels && r->ncells == cfg->nmodels * cfg->nlevels) return cfg->levels[i % cfg->nlevels];
@@ -335,7 +338,7 @@ static void lines_model(FILE *f, const compare_report_t *r, size_t first, int id
     }
     fprintf(
         f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" stroke-linejoin=\"round\"%s points=\"",
-        col, strcmp(model, "sequential") ? "" : " stroke-dasharray=\"6 4\"");
+        col, svg_is_baseline(model) ? " stroke-dasharray=\"6 4\"" : "");
     for (size_t p = 0; p < np; p++)
         fprintf(f, "%s%.1f,%.1f", p ? " " : "", xs[p], ys[p]);
     fputs("\"/>\n", f);
@@ -344,11 +347,11 @@ static void lines_model(FILE *f, const compare_report_t *r, size_t first, int id
     int ly = LINE_Y0 + 8 + idx * 22;
     fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2.2\"%s/>\n",
             LINE_X1 + 30, ly, LINE_X1 + 58, ly, col,
-            strcmp(model, "sequential") ? "" : " stroke-dasharray=\"6 4\"");
+            svg_is_baseline(model) ? " stroke-dasharray=\"6 4\"" : "");
     line_marker(f, idx, LINE_X1 + 44, ly, col);
     fprintf(f, "<text x=\"%d\" y=\"%d\">", LINE_X1 + 66, ly + 4);
     compare__escape(f, model);
-    fputs(strcmp(model, "sequential") ? "</text>\n</g>\n" : " (always 1)</text>\n</g>\n", f);
+    fputs(svg_is_baseline(model) ? " (always 1)</text>\n</g>\n" : "</text>\n</g>\n", f);
 }
 
 static int svg_lines(FILE *f, const compare_report_t *r) {

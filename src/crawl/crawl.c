@@ -15,13 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Every model, in the order the guide teaches them. */
-static const crawl_engine_t *const engines[] = {
-    &engine_sequential, &engine_threads, &engine_processes, &engine_async, &engine_epoll,
-    &engine_pool,       &engine_green,   &engine_nursery,   &engine_pipeline,
-};
-#define NENGINES (sizeof(engines) / sizeof(engines[0]))
-
 struct crawl {
     const crawl_config_t *cfg;
     frontier_t *frontier;
@@ -36,29 +29,12 @@ struct crawl {
     _Atomic uint32_t shown_in_flight;
 };
 
-const char *const *crawl_engine_names(void) {
-    static const char *names[NENGINES + 1];
-    for (size_t i = 0; i < NENGINES; i++) names[i] = engines[i]->name;
-    names[NENGINES] = NULL;
-    return names;
-}
-
-static const crawl_engine_t *find_engine(const char *name) {
-    for (size_t i = 0; i < NENGINES; i++)
-        if (!strcmp(engines[i]->name, name)) return engines[i];
-    return NULL;
-}
-
-const char *crawl_engine_summary(const char *name) {
-    const crawl_engine_t *e = find_engine(name);
-    return e ? e->summary : NULL;
-}
-
 const crawl_config_t *crawl_config(const crawl_t *c) { return c->cfg; }
 uint32_t crawl_in_flight(const crawl_t *c) { return c->in_flight; }
 int crawl_stopping(const crawl_t *c) { return c->cfg->stop && atomic_load_explicit(c->cfg->stop, memory_order_relaxed); }
 
 void crawl_fail(crawl_t *c, const char *fmt, ...) {
+    if (c->err[0]) return; /* the first cause is the one to report: later ones are its consequences */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err, sizeof(c->err), fmt, ap);
@@ -131,6 +107,7 @@ static void record_order(crawl_t *c, uint32_t page) {
 
 void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
     crawl_result_t *res = c->res;
+    if (page == 0) res->start_outcome = r->outcome, res->start_status = r->http_status; /* the start page */
     for (int t = 0; t < FETCH_TALLIES; t++) res->tally[t] += r->tally[t];
     res->requests += r->attempts;
     res->retries += r->attempts ? r->attempts - 1 : 0;
@@ -208,15 +185,11 @@ static int run_engine(const crawl_engine_t *e, crawl_t *c) {
 }
 
 int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
-    const crawl_engine_t *e = find_engine(cfg->model);
+    const crawl_engine_t *e = cfg->engine;
     crawl_t c = {.cfg = cfg, .res = out};
     int is_new;
     memset(out, 0, sizeof(*out));
     hist_init(&out->latency);
-    if (!e) {
-        snprintf(err, CRAWL_ERR_LEN, "unknown model '%s'", cfg->model);
-        return -1;
-    }
     snprintf(out->model, sizeof(out->model), "%s", e->name);
     out->concurrency = cfg->concurrency;
     if (!strcmp(cfg->start, "random")) {
@@ -255,4 +228,18 @@ void crawl_result_free(crawl_result_t *r) {
     free(r->order);
     r->frontier = NULL;
     r->order = NULL;
+}
+
+int crawl_result_verdict(const crawl_result_t *r, char *why, size_t len) {
+    unsigned long long refused = r->tally[TALLY_CONNECT];
+    if (r->pages == 0 && r->start_outcome == FETCH_CONNECT)
+        snprintf(why, len, "cannot connect to the server: is it running? start one with 'crawlbench serve'");
+    else if (r->start_outcome == FETCH_HTTP && r->start_status == 404)
+        snprintf(why, len, "the start page '%s' does not exist on this server (404)", r->start);
+    else if (refused)
+        snprintf(why, len, "the server stopped answering after %llu pages: %llu connection attempts refused, "
+                 "%llu pages failed", (unsigned long long)r->pages, refused, (unsigned long long)r->failed);
+    else
+        return 0;
+    return -1;
 }

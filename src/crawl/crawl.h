@@ -15,8 +15,10 @@
 
 #define CRAWL_ERR_LEN 256
 
+typedef struct crawl_engine crawl_engine_t; /* a model: engine.h; the nine: crawl/models/models.h */
+
 typedef struct crawl_config {
-    const char *model;       /* an engine name: crawl_engine_names() */
+    const crawl_engine_t *engine; /* the model that runs the crawl */
     uint32_t concurrency;    /* transfers in flight at most (workers, tasks, ...) */
     uint64_t max_pages;      /* pages fetched at most, failed ones included */
     const char *start;       /* a page id, or "random" (ask the server) */
@@ -48,18 +50,22 @@ typedef struct crawl_result {
     double ideal_s;          /* the same crawl with zero CPU cost (see ideal.c) */
     double over_ideal;       /* elapsed_s / ideal_s */
     int interrupted;         /* stopped early by a signal */
+    fetch_outcome_t start_outcome; /* how the start page's fetch ended, and its HTTP status */
+    int start_status;
     uint32_t *order;         /* pages in the order their fetch completed (page numbers) */
     uint64_t norder;
     frontier_t *frontier;    /* page ids and links, owned by the result */
 } crawl_result_t;
 
-/* Names of the available models, NULL-terminated, and a line on each. */
-const char *const *crawl_engine_names(void);
-const char *crawl_engine_summary(const char *name);
-
 /* Runs one crawl. The result is the caller's to free with crawl_result_free(). */
 int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err);
 void crawl_result_free(crawl_result_t *r);
+
+/* Whether a crawl that ran also reached its end: 0, or -1 with the reason in why when there was no
+ * server to connect to, the start page does not exist (404), or the server stopped accepting
+ * connections mid-crawl. Pages lost to HTTP errors or injected faults (the start page's too) are
+ * results, not a failed crawl. */
+int crawl_result_verdict(const crawl_result_t *r, char *why, size_t len);
 
 void crawl_print_table(FILE *f, const crawl_result_t *r);
 void crawl_print_json(FILE *f, const crawl_result_t *r);

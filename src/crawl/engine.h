@@ -12,11 +12,19 @@
 
 typedef struct crawl crawl_t;
 
-typedef struct crawl_engine {
-    const char *name;
-    const char *summary;
-    int (*run)(crawl_t *c); /* 0, or -1 after crawl_fail() */
-} crawl_engine_t;
+/* A model, described where it is written: every report (crawl --list-models, compare's table,
+ * chart and report.html) reads these fields and names no model itself. */
+struct crawl_engine {
+    const char *name;         /* "threads": what -m takes */
+    const char *summary;      /* one line, for --list-models */
+    const char *title;        /* "Threads: shared memory and a lock" */
+    const char *lesson;       /* what the model is: a paragraph (trusted HTML: <em> and <code> only) */
+    const char *when;         /* when to reach for it: a paragraph, the same */
+    const char *source;       /* its file: __FILE__, so it cannot drift */
+    uint32_t max_concurrency; /* the most transfers in flight it can run; 1 marks the baseline */
+    const char *limit_why;    /* why that is its limit, for the usage error */
+    int (*run)(crawl_t *c);   /* 0, or -1 after crawl_fail() */
+};
 
 const crawl_config_t *crawl_config(const crawl_t *c);
 
@@ -40,18 +48,8 @@ int crawl_stopping(const crawl_t *c);
  * page_links_free), or -1 when the body is not a page. */
 int crawl_page_parse(const fetch_result_t *r, const char *id, size_t len, page_links_t *links);
 
-/* Records why the engine failed; its run() then returns -1. */
+/* Records why the engine failed; its run() then returns -1. The first call's message is kept:
+ * later failures are usually consequences of the first. */
 void crawl_fail(crawl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The models, one file each under src/crawl/. */
-extern const crawl_engine_t engine_sequential; /* sequential.c */
-extern const crawl_engine_t engine_threads;    /* threads.c */
-extern const crawl_engine_t engine_processes;  /* processes.c */
-extern const crawl_engine_t engine_async;      /* async.c */
-extern const crawl_engine_t engine_epoll;      /* epoll.c */
-extern const crawl_engine_t engine_pool;       /* pool.c */
-extern const crawl_engine_t engine_green;      /* green.c */
-extern const crawl_engine_t engine_nursery;    /* nursery.c */
-extern const crawl_engine_t engine_pipeline;   /* pipeline.c */
 
 #endif

@@ -43,7 +43,8 @@ def crawl(server, model, *args, timeout=240):
             raise AssertionError(f"{model}: sanitizer report:\n{stderr}")
         result = json.loads(stdout)
         jsonschema.validate(result, SCHEMA)
-        return result, out.read().split()
+        with open(out.name) as f:  # by name: -o replaces the file (a new inode), it does not rewrite it
+            return result, f.read().split()
 
 
 class Exactness(unittest.TestCase):
@@ -177,7 +178,8 @@ class KilledWorker(unittest.TestCase):
                 self.assertEqual(p.returncode, 0, stderr)
                 self.assertNotRegex(stderr.decode(), harness.SANITIZER_REPORT)
                 res = json.loads(stdout)
-                visited = out.read().split()
+                with open(out.name) as f:  # by name: -o replaces the file
+                    visited = f.read().split()
             self.assertEqual(set(visited), want)
             self.assertEqual(len(visited), len(want))
             self.assertEqual(res["failed"], 0)

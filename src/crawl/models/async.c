@@ -68,7 +68,7 @@ static void release(async_t *a, slot_t *s) {
 /* An engine failure (not a page's): the page goes back to the frontier, no new page is taken, and
  * the loop ends once the others are back. */
 static void fail_slot(async_t *a, slot_t *s, const char *what) {
-    if (!a->failed) crawl_fail(a->c, "%s", what); /* the first failure is the one to report */
+    crawl_fail(a->c, "%s", what);
     a->failed = 1;
     crawl_requeue(a->c, (uint32_t)s->page);
     release(a, s);
@@ -203,5 +203,18 @@ out:
 const crawl_engine_t engine_async = {
     .name = "async",
     .summary = "one thread, one event loop, libcurl multi-socket: N transfers, refilled as each ends",
+    .title = "Async: one thread, one event loop",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "One thread runs an event loop (libcurl's multi interface) with up to N transfers in flight, each a "
+        "small state machine moved along by callbacks: what asyncio does beneath its coroutines, written out "
+        "by hand. When a transfer completes its slot takes the next page at once, with no "
+        "<code>gather()</code> barrier. One thread, so the frontier needs no lock.",
+    .when = /* when to reach for it */
+        "I/O-bound work with many concurrent operations (hundreds to thousands of connections): a transfer in "
+        "flight costs a little memory, not a thread. The discipline is never to block the loop: a blocking "
+        "call or a long computation stalls every transfer at once.",
+    .source = __FILE__,
+    .max_concurrency = 65536,
+    .limit_why = "a socket each, and the fds of one process",
     .run = async_run,
 };

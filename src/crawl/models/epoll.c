@@ -321,5 +321,18 @@ fail:
 const crawl_engine_t engine_epoll = {
     .name = "epoll",
     .summary = "a loop per core, our own HTTP/1.1 keep-alive client, no libcurl: the wire limit",
+    .title = "epoll: no library at all",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "One thread per core, each with its own epoll loop and keep-alive connections speaking HTTP/1.1 "
+        "through the project's own client and parser (<code>src/crawl/hconn.c</code>), no libcurl. The "
+        "threads share the frontier under a mutex they take once per loop iteration for a whole batch of "
+        "pages, and every reset, retry and partial read is handled in plain sight.",
+    .when = /* when to reach for it */
+        "Rarely in application code. Read it to see what asyncio, libuv or libcurl do for you, and to measure "
+        "what they cost: the gap between this row and <em>async</em> is the price of the library, and the "
+        "size of the file is the price of doing without.",
+    .source = __FILE__,
+    .max_concurrency = 65536,
+    .limit_why = "a socket each, and the fds of one process",
     .run = epoll_run,
 };

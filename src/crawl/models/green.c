@@ -53,7 +53,7 @@ typedef struct worker {
 } worker_t;
 
 static void fail(green_t *g, const char *what) {
-    if (!g->failed) crawl_fail(g->c, "%s", what);
+    crawl_fail(g->c, "%s", what);
     g->failed = 1;
 }
 
@@ -188,5 +188,19 @@ out:
 const crawl_engine_t engine_green = {
     .name = "green",
     .summary = "N coroutines run the sequential loop; fetch and sleep yield to one event loop (gevent)",
+    .title = "Green threads: blocking code, event-loop scale",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "N coroutines, each running the sequential loop line for line, share one thread and one event loop. "
+        "The blocking fetch is swapped for one that starts the transfer and switches to the scheduler until "
+        "it is done: gevent's monkey patching. The code switches only at its fetches and sleeps, so the "
+        "frontier needs no lock. Coroutines come from <code>src/ev/coro.c</code>; each reserves a 64 KiB "
+        "stack and touches about 8.",
+    .when = /* when to reach for it */
+        "You have blocking-style code or libraries and want thousands of concurrent operations without "
+        "rewriting them into callbacks or async/await. The danger: any call that really blocks stops every "
+        "green thread.",
+    .source = __FILE__,
+    .max_concurrency = 65536,
+    .limit_why = "a socket and a 64 KiB coroutine stack each",
     .run = green_run,
 };

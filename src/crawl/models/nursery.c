@@ -137,7 +137,7 @@ struct crawler {
 };
 
 static void task_fail(crawler_t *k, const char *what) {
-    if (!k->nursery->failed) crawl_fail(k->c, "%s", what);
+    crawl_fail(k->c, "%s", what);
     nursery_fail(k->nursery);
 }
 
@@ -297,5 +297,18 @@ out:
 const crawl_engine_t engine_nursery = {
     .name = "nursery",
     .summary = "structured concurrency (trio): a task per page in one nursery; a failure cancels all",
+    .title = "Nursery: structured concurrency",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "Trio's nursery: each page is a child task started into a scope its parent cannot leave until every "
+        "child has finished, at most N alive. When a child fails, the nursery cancels its siblings, and they "
+        "unwind through their ordinary error paths, giving back their pages, transfers and timers. Nothing "
+        "outlives the scope that started it.",
+    .when = /* when to reach for it */
+        "Whenever tasks must not outlive their scope: cancellation, timeouts and errors propagate "
+        "predictably, and no forgotten task runs on in the background. It costs little over plain async and "
+        "buys correctness.",
+    .source = __FILE__,
+    .max_concurrency = 65536,
+    .limit_why = "a socket and a 64 KiB coroutine stack each",
     .run = nursery_run,
 };

@@ -174,5 +174,18 @@ fail:
 const crawl_engine_t engine_pipeline = {
     .name = "pipeline",
     .summary = "fetch and parse stages joined by bounded queues (producer-consumer, back-pressure)",
+    .title = "Pipeline: stages and back-pressure",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "The guide's producer-consumer: the coordinator feeds N fetcher threads, which feed one or two "
+        "parsers, which report back, each stage joined to the next by a bounded queue. Each stage owns what "
+        "it touches, so the queues are the only synchronisation. The small queue before the parsers is "
+        "back-pressure: when parsing falls behind, fetchers wait instead of piling pages up in memory. Poison "
+        "pills end it.",
+    .when = /* when to reach for it */
+        "Work that splits into stages with different costs or resources, where each stage is sized on its own "
+        "and memory must stay bounded: downloads feeding parsers, parsers feeding a database.",
+    .source = __FILE__,
+    .max_concurrency = 4096,
+    .limit_why = "a fetcher thread each; beyond a few thousand, use async, epoll or green",
     .run = pipeline_run,
 };

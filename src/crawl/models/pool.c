@@ -135,5 +135,17 @@ static int pool_run(crawl_t *c) {
 const crawl_engine_t engine_pool = {
     .name = "pool",
     .summary = "a thread pool with futures; the main thread alone owns the frontier (as_completed)",
+    .title = "Pool: futures, the clean API",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "The guide's <code>ThreadPoolExecutor</code>: a pool of N threads (<code>src/base/tpool.c</code>) "
+        "runs \"fetch and parse this page\" as tasks. The main thread submits one per page and takes the "
+        "futures back as they complete, so it alone touches the frontier and the crawl ends by plain "
+        "counting: no lock, no condition variable.",
+    .when = /* when to reach for it */
+        "When you want threads' overlap behind a clean API: submit work, collect results. The pool owns the "
+        "workers and their lifetimes, which <em>threads</em> does by hand. Reach for it before raw threads.",
+    .source = __FILE__,
+    .max_concurrency = 4096,
+    .limit_why = "a kernel thread each in the pool; beyond a few thousand, use async, epoll or green",
     .run = pool_run,
 };

@@ -364,5 +364,17 @@ static int processes_run(crawl_t *c) {
 const crawl_engine_t engine_processes = {
     .name = "processes",
     .summary = "N forked workers; the parent owns the frontier and talks to them by messages",
+    .title = "Processes: nothing shared, messages instead",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "N worker processes fetch and parse; the parent alone owns the frontier and sends each worker a page "
+        "id over a socket, receiving the page's links back. No memory is shared, so no lock is needed, and a "
+        "worker killed mid-page is just a closed socket: its page is requeued and a replacement forked.",
+    .when = /* when to reach for it */
+        "CPU-bound work that must run truly in parallel (in Python: past the GIL), or tasks that must be "
+        "isolated so that one crash cannot take down the rest. The price is memory per process and the cost "
+        "of every message (the guide's pickling and communication pitfalls).",
+    .source = __FILE__,
+    .max_concurrency = 1024,
+    .limit_why = "a process each (its own address space and libcurl); beyond a thousand, use async or epoll",
     .run = processes_run,
 };

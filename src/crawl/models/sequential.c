@@ -26,5 +26,18 @@ static int sequential_run(crawl_t *c) {
 const crawl_engine_t engine_sequential = {
     .name = "sequential",
     .summary = "one loop, one connection, one page at a time: the baseline",
+    .title = "Sequential: the baseline",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "One loop, one keep-alive connection, one page at a time: take the next page, fetch it, parse it, "
+        "hand its links to the frontier, repeat until the frontier is empty. Every other model does exactly "
+        "this, only with several pages at once, which is why its time is the yardstick of the <em>vs "
+        "sequential</em> column.",
+    .when = /* when to reach for it */
+        "Simple scripts, and work that is fast enough already. Always write it first: it is the measurement "
+        "every concurrent version must beat (the guide's <em>profile first</em>), and the simplest correct "
+        "answer.",
+    .source = __FILE__,
+    .max_concurrency = 1,
+    .limit_why = "one page at a time is the lesson",
     .run = sequential_run,
 };

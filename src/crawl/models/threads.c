@@ -80,5 +80,19 @@ static int threads_run(crawl_t *c) {
 const crawl_engine_t engine_threads = {
     .name = "threads",
     .summary = "N threads share the frontier under a mutex; a condition variable ends it",
+    .title = "Threads: shared memory and a lock",
+    .lesson = /* what the model is (HTML: <em> and <code> only) */
+        "N worker threads, each running the sequential loop with its own connection, share the frontier under "
+        "one mutex. The fetch and the parse happen outside the lock, which is where the parallelism comes "
+        "from. A worker that finds nothing to take waits on a condition variable: an empty frontier is not "
+        "the end while pages in flight may still bring links.",
+    .when = /* when to reach for it */
+        "I/O-bound work with modest concurrency (tens of workers): the code stays blocking and easy to read. "
+        "Each thread costs a stack and a kernel thread, and shared state needs locks, with races and "
+        "deadlocks as the price of a mistake. In Python the GIL lets threads overlap their waiting, not their "
+        "computing.",
+    .source = __FILE__,
+    .max_concurrency = 4096,
+    .limit_why = "a kernel thread each (8 MiB of stack reserved); beyond a few thousand, use async, epoll or green",
     .run = threads_run,
 };
