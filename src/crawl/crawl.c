@@ -142,10 +142,7 @@ static void *progress_main(void *arg) {
     uint64_t t0 = clock_now_us();
     pthread_mutex_lock(&p->lock);
     while (!p->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = clock_deadline(200000); /* monotonic: a clock change cannot stall it */
         pthread_cond_timedwait(&p->cond, &p->lock, &ts);
         double s = (double)(clock_now_us() - t0) / 1e6;
         uint64_t done = atomic_load_explicit(&p->c->shown_done, memory_order_relaxed);
@@ -168,8 +165,13 @@ static uint64_t peak_rss_kb(void) {
 
 /* Runs the engine between two clock readings, with the progress thread beside it when asked. */
 static int run_engine(const crawl_engine_t *e, crawl_t *c) {
-    progress_t p = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    progress_t p = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER};
+    pthread_condattr_t ca;
     pthread_t th;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p.cond, &ca);
+    pthread_condattr_destroy(&ca);
     int with_progress = c->cfg->progress && pthread_create(&th, NULL, progress_main, &p) == 0;
     uint64_t t0 = clock_now_us();
     int rc = e->run(c);
@@ -181,6 +183,7 @@ static int run_engine(const crawl_engine_t *e, crawl_t *c) {
         pthread_mutex_unlock(&p.lock);
         pthread_join(th, NULL);
     }
+    pthread_cond_destroy(&p.cond);
     return rc;
 }
 

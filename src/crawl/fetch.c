@@ -178,6 +178,8 @@ uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_r
     return delay;
 }
 
+uint64_t fetch_jitter_seed(uint64_t crawl_seed, uint32_t worker) { return rng_hash3(crawl_seed, worker, 0x6a17); }
+
 struct fetcher {
     fetch_opts_t opts;
     CURL *easy;

@@ -89,7 +89,11 @@ int fetch_retryable(const fetch_result_t *r);
  * Retry-After. rnd: 64 random bits. */
 uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_result_t *r, uint64_t rnd);
 
-/* A blocking fetcher: one easy handle, reused. */
+/* The jitter seed of worker number `worker` (0, 1, ...) of a crawl with seed crawl_seed: the same
+ * crawl with the same seed makes the same retry waits, and no two workers draw the same ones. */
+uint64_t fetch_jitter_seed(uint64_t crawl_seed, uint32_t worker);
+
+/* A blocking fetcher: one easy handle, reused. seed: fetch_jitter_seed(). */
 typedef struct fetcher fetcher_t;
 fetcher_t *fetcher_create(const fetch_opts_t *o, uint64_t seed, char *err, size_t errlen);
 void fetcher_free(fetcher_t *f);

@@ -28,7 +28,7 @@ typedef struct async async_t;
 /* One transfer slot. Its easy handle is created on first use and reused for every page the slot
  * fetches; the connection it used goes back to the multi handle's pool, so keep-alive needs no
  * more care than that. */
-typedef struct slot {
+typedef struct async_slot {
     async_t *a;
     CURL *easy;
     fetch_result_t r;
@@ -36,8 +36,8 @@ typedef struct slot {
     int64_t page;         /* -1: free */
     size_t len;
     char id[FRONTIER_ID_MAX + 1];
-    struct slot *next_free;
-} slot_t;
+    struct async_slot *next_free;
+} async_slot_t;
 
 struct async {
     crawl_t *c;
@@ -45,7 +45,7 @@ struct async {
     loop_t *loop;
     curlloop_t *cl;
     loop_timer_t watch;
-    slot_t *slots, *free_slots;
+    async_slot_t *slots, *free_slots;
     uint32_t nslots;
     rng_t rng;
     int failed;
@@ -59,7 +59,7 @@ static void stop_if_over(async_t *a) {
     if (crawl_idle(a->c) || (a->failed && crawl_in_flight(a->c) == 0)) loop_stop(a->loop);
 }
 
-static void release(async_t *a, slot_t *s) {
+static void release(async_t *a, async_slot_t *s) {
     s->page = -1;
     s->next_free = a->free_slots;
     a->free_slots = s;
@@ -67,7 +67,7 @@ static void release(async_t *a, slot_t *s) {
 
 /* An engine failure (not a page's): the page goes back to the frontier, no new page is taken, and
  * the loop ends once the others are back. */
-static void fail_slot(async_t *a, slot_t *s, const char *what) {
+static void fail_slot(async_t *a, async_slot_t *s, const char *what) {
     crawl_fail(a->c, "%s", what);
     a->failed = 1;
     crawl_requeue(a->c, (uint32_t)s->page);
@@ -75,7 +75,7 @@ static void fail_slot(async_t *a, slot_t *s, const char *what) {
 }
 
 /* The page's last attempt is in: parse it, hand it in, and give the slot to the next page. */
-static void finish(async_t *a, slot_t *s) {
+static void finish(async_t *a, async_slot_t *s) {
     page_links_t links;
     int parsed = s->r.outcome == FETCH_OK && crawl_page_parse(&s->r, s->id, s->len, &links) == 0;
     crawl_done(a->c, (uint32_t)s->page, &s->r, parsed ? &links : NULL);
@@ -90,7 +90,7 @@ static void finish(async_t *a, slot_t *s) {
  * slot is free, and a retry only when its backoff has passed: every handle in the multi is on the
  * wire, so the timeout measures time on the wire. Adding the whole frontier at once and letting
  * CURLMOPT_MAX_TOTAL_CONNECTIONS queue it would charge each page for its wait in the queue. */
-static void send_attempt(async_t *a, slot_t *s) {
+static void send_attempt(async_t *a, async_slot_t *s) {
     if (fetch_easy_url(s->easy, a->opts, s->id, s->len, &s->r) < 0) {
         snprintf(s->r.error, sizeof(s->r.error), "page id too long for a URL");
         finish(a, s); /* as fetcher_get does: the page fails, the crawl goes on */
@@ -101,14 +101,14 @@ static void send_attempt(async_t *a, slot_t *s) {
 }
 
 static int64_t on_backoff(loop_t *l, void *data) {
-    slot_t *s = data;
+    async_slot_t *s = data;
     send_attempt(s->a, s);
     return LOOP_TIMER_STOP;
 }
 
 static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
     async_t *a = data;
-    slot_t *s;
+    async_slot_t *s;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
     fetch_classify(easy, rc, &s->r);
     if (!fetch_retryable(&s->r) || s->r.attempts >= a->opts->max_attempts || crawl_stopping(a->c))
@@ -123,7 +123,7 @@ static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
 /* Gives a free slot to each waiting page. */
 static void refill(async_t *a) {
     while (!a->failed && a->free_slots) {
-        slot_t *s = a->free_slots;
+        async_slot_t *s = a->free_slots;
         int64_t page = crawl_take(a->c, s->id, &s->len);
         if (page < 0) return;
         a->free_slots = s->next_free;
@@ -153,7 +153,7 @@ static int64_t on_watch(loop_t *l, void *data) {
 
 static void free_slots(async_t *a) {
     for (uint32_t i = 0; a->slots && i < a->nslots; i++) {
-        slot_t *s = &a->slots[i];
+        async_slot_t *s = &a->slots[i];
         /* A slot still holding a page is on the wire or waiting to retry: only when the loop failed. */
         if (s->page >= 0 && !loop_timer_active(&s->backoff)) curlloop_remove(a->cl, s->easy);
         loop_timer_stop(a->loop, &s->backoff);

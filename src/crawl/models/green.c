@@ -32,7 +32,7 @@
 #define GREEN_STACK (64u << 10)
 #define SLEEP_SLICE_US 50000 /* a backoff looks at the Ctrl-C flag this often */
 
-typedef struct green {
+typedef struct green_crawl {
     crawl_t *c;
     const fetch_opts_t *opts;
     loop_t *loop;
@@ -41,25 +41,25 @@ typedef struct green {
     coro_queue_t changed; /* workers with nothing to take while pages are in flight */
     rng_t rng;
     int failed;
-} green_t;
+} green_crawl_t;
 
-typedef struct worker {
-    green_t *g;
+typedef struct green_worker {
+    green_crawl_t *g;
     coro_t *co;
     CURL *easy; /* this green thread's connection handle, reused like a thread's */
     fetch_result_t r;
     CURLcode rc; /* what the completion callback handed over */
     int on_wire;
-} worker_t;
+} green_worker_t;
 
-static void fail(green_t *g, const char *what) {
+static void fail(green_crawl_t *g, const char *what) {
     crawl_fail(g->c, "%s", what);
     g->failed = 1;
 }
 
 /* The completion callback, on the scheduler's stack: hands over the result, wakes the worker. */
 static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
-    worker_t *w;
+    green_worker_t *w;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&w);
     w->rc = rc;
     w->on_wire = 0;
@@ -67,7 +67,7 @@ static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
 }
 
 /* curl_easy_perform, monkey-patched: start the transfer, switch away, return its result. */
-static CURLcode green_perform(worker_t *w) {
+static CURLcode green_perform(green_worker_t *w) {
     if (curlloop_add(w->g->cl, w->easy) < 0) {
         fail(w->g, "libcurl refused a transfer");
         return CURLE_FAILED_INIT;
@@ -78,7 +78,7 @@ static CURLcode green_perform(worker_t *w) {
 }
 
 /* nanosleep, monkey-patched, in slices so that Ctrl-C is not kept waiting (as fetch.c sleeps). */
-static void green_sleep(green_t *g, uint64_t us) {
+static void green_sleep(green_crawl_t *g, uint64_t us) {
     while (us && !crawl_stopping(g->c)) {
         uint64_t slice = us < SLEEP_SLICE_US ? us : SLEEP_SLICE_US;
         if (coro_sleep(g->sched, slice) < 0) return; /* no timer slot: retry at once */
@@ -87,8 +87,8 @@ static void green_sleep(green_t *g, uint64_t us) {
 }
 
 /* fetcher_get (fetch.c), unchanged but for the two patched calls. */
-static const fetch_result_t *green_get(worker_t *w, const char *id, size_t len) {
-    green_t *g = w->g;
+static const fetch_result_t *green_get(green_worker_t *w, const char *id, size_t len) {
+    green_crawl_t *g = w->g;
     fetch_result_t *r = &w->r;
     fetch_result_reset(r);
     for (uint32_t attempt = 1;; attempt++) {
@@ -102,7 +102,7 @@ static const fetch_result_t *green_get(worker_t *w, const char *id, size_t len) 
     }
 }
 
-static int make_easy(worker_t *w) {
+static int make_easy(green_worker_t *w) {
     if ((w->easy = fetch_easy_create(w->g->opts, &w->r, w)))
         return 0;
     fail(w->g, "cannot create a libcurl handle");
@@ -115,8 +115,8 @@ static int make_easy(worker_t *w) {
  * goes back to sleep. With 10,000 workers, broadcasting on every page would wake all of them for
  * each of the 10,000 pages. The end is the one broadcast: nothing waiting, nothing in flight. */
 static void worker_main(void *arg) {
-    worker_t *w = arg;
-    green_t *g = w->g;
+    green_worker_t *w = arg;
+    green_crawl_t *g = w->g;
     char id[FRONTIER_ID_MAX + 1];
     size_t len;
     w->co = coro_current(g->sched);
@@ -141,7 +141,7 @@ static void worker_main(void *arg) {
     coro_broadcast(&g->changed); /* the end, for everyone */
 }
 
-static void free_workers(green_t *g, worker_t *w, uint32_t n) {
+static void free_workers(green_crawl_t *g, green_worker_t *w, uint32_t n) {
     for (uint32_t i = 0; w && i < n; i++) {
         if (w[i].on_wire) curlloop_remove(g->cl, w[i].easy); /* only when the loop itself failed */
         curl_easy_cleanup(w[i].easy);
@@ -153,8 +153,8 @@ static void free_workers(green_t *g, worker_t *w, uint32_t n) {
 static int green_run(crawl_t *c) {
     const crawl_config_t *cfg = crawl_config(c);
     uint32_t n = cfg->concurrency;
-    green_t g = {.c = c, .opts = &cfg->fetch};
-    worker_t *workers = NULL;
+    green_crawl_t g = {.c = c, .opts = &cfg->fetch};
+    green_worker_t *workers = NULL;
     char err[256];
     rng_seed(&g.rng, cfg->seed);
     if (!(g.loop = loop_create((int)fdlimit_raise(0), err, sizeof(err))) ||

@@ -37,18 +37,18 @@
 
 /* ---- the nursery ---- */
 
-typedef struct child {
+typedef struct nursery_child {
     struct nursery *n;
     coro_t *co;
     coro_fn *fn;
     void *arg;
-    struct child *next, *prev;
-} child_t;
+    struct nursery_child *next, *prev;
+} nursery_child_t;
 
 typedef struct nursery {
     coro_sched_t *sched;
     coro_t *parent;
-    child_t *children; /* alive ones, for cancellation */
+    nursery_child_t *children; /* alive ones, for cancellation */
     uint32_t alive;
     int cancelled, failed;
 } nursery_t;
@@ -59,7 +59,7 @@ static void nursery_open(nursery_t *n, coro_sched_t *sched) {
 
 static void nursery_cancel(nursery_t *n) {
     n->cancelled = 1;
-    for (child_t *ch = n->children; ch; ch = ch->next) coro_cancel(ch->co);
+    for (nursery_child_t *ch = n->children; ch; ch = ch->next) coro_cancel(ch->co);
 }
 
 /* A child failed for itself: trio cancels the siblings and re-raises in the parent. */
@@ -69,7 +69,7 @@ static void nursery_fail(nursery_t *n) {
 }
 
 static void child_main(void *arg) {
-    child_t *ch = arg;
+    nursery_child_t *ch = arg;
     nursery_t *n = ch->n;
     ch->fn(ch->arg);
     if (ch->prev) ch->prev->next = ch->next;
@@ -82,13 +82,13 @@ static void child_main(void *arg) {
 /* Starts fn(arg) as a child; it runs from the next scheduling point. -1 (ENOMEM). A child started
  * into a cancelled nursery starts cancelled: it returns from its first wait. */
 static int nursery_start_soon(nursery_t *n, coro_fn *fn, void *arg) {
-    child_t *ch = malloc(sizeof(*ch));
+    nursery_child_t *ch = malloc(sizeof(*ch));
     coro_t *co = ch ? coro_spawn(n->sched, child_main, ch) : NULL;
     if (!co) {
         free(ch);
         return -1;
     }
-    *ch = (child_t){.n = n, .co = co, .fn = fn, .arg = arg, .next = n->children};
+    *ch = (nursery_child_t){.n = n, .co = co, .fn = fn, .arg = arg, .next = n->children};
     if (ch->next) ch->next->prev = ch;
     n->children = ch;
     n->alive++;
@@ -105,14 +105,14 @@ static int nursery_wait(nursery_t *n) {
 
 /* ---- the crawl: one child task per page ---- */
 
-typedef struct crawler crawler_t;
+typedef struct nursery_crawler nursery_crawler_t;
 
 /* A transfer slot: what a page task needs that outlives one task, reused by the next (its easy
  * handle keeps its connection alive). There are N, and a task holds one until it has handed its page
  * in; after that it only starts its successors and returns, without waiting. So at every wait, at
  * most N page tasks are alive. */
-typedef struct slot {
-    crawler_t *k;
+typedef struct nursery_slot {
+    nursery_crawler_t *k;
     CURL *easy;
     fetch_result_t r;
     CURLcode rc;
@@ -121,28 +121,28 @@ typedef struct slot {
     int64_t page;
     size_t len;
     char id[FRONTIER_ID_MAX + 1];
-    struct slot *next_free;
-} slot_t;
+    struct nursery_slot *next_free;
+} nursery_slot_t;
 
-struct crawler {
+struct nursery_crawler {
     crawl_t *c;
     const fetch_opts_t *opts;
     coro_sched_t *sched;
     curlloop_t *cl;
     nursery_t *nursery;
-    slot_t *slots, *free_slots;
+    nursery_slot_t *slots, *free_slots;
     uint32_t nslots;
     rng_t rng;
     int failed;
 };
 
-static void task_fail(crawler_t *k, const char *what) {
+static void task_fail(nursery_crawler_t *k, const char *what) {
     crawl_fail(k->c, "%s", what);
     nursery_fail(k->nursery);
 }
 
 static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
-    slot_t *s;
+    nursery_slot_t *s;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
     s->rc = rc;
     s->on_wire = 0;
@@ -150,13 +150,13 @@ static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
 }
 
 static void undo_transfer(void *arg) {
-    slot_t *s = arg;
+    nursery_slot_t *s = arg;
     curlloop_remove(s->k->cl, s->easy);
     s->on_wire = 0;
 }
 
 /* A cancellation point: the transfer, or -1 when cancelled (then it is off the multi already). */
-static int task_perform(slot_t *s, CURLcode *rc) {
+static int task_perform(nursery_slot_t *s, CURLcode *rc) {
     if (curlloop_add(s->k->cl, s->easy) < 0) {
         task_fail(s->k, "libcurl refused a transfer");
         return -1;
@@ -169,7 +169,7 @@ static int task_perform(slot_t *s, CURLcode *rc) {
 
 /* A cancellation point too. Ctrl-C is not a cancellation: like every engine, a stopping crawl lets
  * fetches on the wire finish and only cuts backoffs short. */
-static int task_sleep(slot_t *s, uint64_t us) {
+static int task_sleep(nursery_slot_t *s, uint64_t us) {
     while (us && !crawl_stopping(s->k->c)) {
         uint64_t slice = us < SLEEP_SLICE_US ? us : SLEEP_SLICE_US;
         if (coro_sleep(s->k->sched, slice) < 0) {
@@ -182,8 +182,8 @@ static int task_sleep(slot_t *s, uint64_t us) {
 }
 
 /* fetcher_get with cancellation points: 0 with s->r filled, or -1 when cancelled. */
-static int task_fetch(slot_t *s) {
-    crawler_t *k = s->k;
+static int task_fetch(nursery_slot_t *s) {
+    nursery_crawler_t *k = s->k;
     fetch_result_reset(&s->r);
     for (uint32_t attempt = 1;; attempt++) {
         CURLcode rc;
@@ -203,9 +203,9 @@ static void page_task(void *arg);
 /* Starts a child for each waiting page while a slot is free. Called by the root, and by each
  * child once it has handed its page in, so a page that brings links is followed at once. After
  * this, either N pages are in flight or none is waiting: no page is ever left behind. */
-static void spawn_pages(crawler_t *k) {
+static void spawn_pages(nursery_crawler_t *k) {
     while (!k->nursery->cancelled && k->free_slots) {
-        slot_t *s = k->free_slots;
+        nursery_slot_t *s = k->free_slots;
         if ((s->page = crawl_take(k->c, s->id, &s->len)) < 0) return;
         k->free_slots = s->next_free;
         if (nursery_start_soon(k->nursery, page_task, s) < 0) {
@@ -220,8 +220,8 @@ static void spawn_pages(crawler_t *k) {
 /* One page, start to finish. Cancelled (or failed) midway, it gives its page back to the frontier
  * and returns: the books stay exact, nothing is left on the multi. */
 static void page_task(void *arg) {
-    slot_t *s = arg;
-    crawler_t *k = s->k;
+    nursery_slot_t *s = arg;
+    nursery_crawler_t *k = s->k;
     int ok = -1;
     s->co = coro_current(k->sched);
     if (!s->easy && !(s->easy = fetch_easy_create(k->opts, &s->r, s)))
@@ -243,7 +243,7 @@ static void page_task(void *arg) {
 
 /* The root task: open the scope, start the first page, wait for the whole crawl. */
 static void root_task(void *arg) {
-    crawler_t *k = arg;
+    nursery_crawler_t *k = arg;
     nursery_t n;
     nursery_open(&n, k->sched);
     k->nursery = &n;
@@ -254,7 +254,7 @@ static void root_task(void *arg) {
 
 static int nursery_run(crawl_t *c) {
     const crawl_config_t *cfg = crawl_config(c);
-    crawler_t k = {.c = c, .opts = &cfg->fetch, .nslots = cfg->concurrency, .failed = 1};
+    nursery_crawler_t k = {.c = c, .opts = &cfg->fetch, .nslots = cfg->concurrency, .failed = 1};
     loop_t *loop = NULL;
     char err[256];
     rng_seed(&k.rng, cfg->seed);
@@ -269,7 +269,7 @@ static int nursery_run(crawl_t *c) {
         goto out;
     }
     for (uint32_t i = k.nslots; i-- > 0;) {
-        k.slots[i] = (slot_t){.k = &k, .page = -1, .next_free = k.free_slots};
+        k.slots[i] = (nursery_slot_t){.k = &k, .page = -1, .next_free = k.free_slots};
         k.free_slots = &k.slots[i];
     }
     k.failed = 0;

@@ -26,7 +26,7 @@
 
 #define PARSE_BACKLOG 2 /* fetched pages waiting per parser before the fetchers block */
 
-typedef struct item {
+typedef struct pipeline_item {
     uint32_t page;
     size_t len;
     char id[FRONTIER_ID_MAX + 1];
@@ -34,25 +34,25 @@ typedef struct item {
     page_links_t links; /* filled by a parser when parsed */
     int parsed;
     int oom;            /* the body could not be copied */
-} item_t;
+} pipeline_item_t;
 
 typedef struct pipeline {
     const crawl_config_t *cfg;
     bqueue_t *to_fetch, *to_parse, *results;
 } pipeline_t;
 
-typedef struct fetch_stage {
+typedef struct pipeline_fetch_stage {
     pipeline_t *p;
     fetcher_t *fetcher; /* this thread's alone: a curl handle is never shared */
     pthread_t th;
-} fetch_stage_t;
+} pipeline_fetch_stage_t;
 
 /* A fetcher: page ids in, fetched bodies out. The fetcher's own result is overwritten by its next
  * page, so the item leaves with a copy. */
 static void *fetch_main(void *arg) {
-    fetch_stage_t *st = arg;
+    pipeline_fetch_stage_t *st = arg;
     pipeline_t *p = st->p;
-    item_t *it;
+    pipeline_item_t *it;
     while ((it = bqueue_pop(p->to_fetch))) {
         const fetch_result_t *r = fetcher_get(st->fetcher, it->id, it->len, p->cfg->stop);
         it->r = *r;
@@ -67,7 +67,7 @@ static void *fetch_main(void *arg) {
 /* A parser: bodies in, links out. */
 static void *parse_main(void *arg) {
     pipeline_t *p = arg;
-    item_t *it;
+    pipeline_item_t *it;
     while ((it = bqueue_pop(p->to_parse))) {
         it->parsed = it->r.outcome == FETCH_OK && !it->oom &&
                      crawl_page_parse(&it->r, it->id, it->len, &it->links) == 0;
@@ -76,7 +76,7 @@ static void *parse_main(void *arg) {
     return NULL;
 }
 
-static void item_free(item_t *it) {
+static void item_free(pipeline_item_t *it) {
     if (it->parsed) page_links_free(&it->links);
     buf_free(&it->r.body);
     free(it);
@@ -85,7 +85,7 @@ static void item_free(item_t *it) {
 /* Takes the next page and sends it down the pipeline: 1 when sent, 0 when there is no page to take
  * now, -1 when out of memory (after crawl_fail). */
 static int feed(crawl_t *c, pipeline_t *p) {
-    item_t *it = calloc(1, sizeof(*it));
+    pipeline_item_t *it = calloc(1, sizeof(*it));
     if (!it) {
         crawl_fail(c, "out of memory");
         return -1;
@@ -111,7 +111,7 @@ static int coordinate(crawl_t *c, pipeline_t *p) {
             else pending++;
         }
         if (pending == 0) break; /* nothing to take, nothing in flight: crawl_idle(c) */
-        item_t *it = bqueue_pop(p->results);
+        pipeline_item_t *it = bqueue_pop(p->results);
         pending--;
         if (it->oom && !failed) {
             crawl_fail(c, "out of memory");
@@ -128,7 +128,7 @@ static int pipeline_run(crawl_t *c) {
     const crawl_config_t *cfg = crawl_config(c);
     uint32_t n = cfg->concurrency, nparsers = n >= 4 ? 2 : 1, fetchers = 0, parsers = 0;
     pipeline_t p = {.cfg = cfg};
-    fetch_stage_t *fs = calloc(n, sizeof(*fs));
+    pipeline_fetch_stage_t *fs = calloc(n, sizeof(*fs));
     pthread_t parser_th[2];
     char err[256];
     int rc = -1;
@@ -138,9 +138,9 @@ static int pipeline_run(crawl_t *c) {
         goto fail;
     }
     for (; fetchers < n; fetchers++) {
-        fetch_stage_t *st = &fs[fetchers];
+        pipeline_fetch_stage_t *st = &fs[fetchers];
         st->p = &p;
-        if (!(st->fetcher = fetcher_create(&cfg->fetch, cfg->seed + fetchers, err, sizeof(err)))) {
+        if (!(st->fetcher = fetcher_create(&cfg->fetch, fetch_jitter_seed(cfg->seed, fetchers), err, sizeof(err)))) {
             crawl_fail(c, "%s", err);
             goto fail;
         }

@@ -15,18 +15,20 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct shared {
+typedef struct pool_shared {
     const crawl_config_t *cfg; /* read-only while tasks run */
     pthread_key_t fetcher;     /* each pool thread's fetcher_t */
-} shared_t;
+    atomic_uint next_thread;   /* each pool thread's number, for its fetcher's jitter seed */
+} pool_shared_t;
 
 /* One page's trip through the pool: filled by the main thread, then by a pool thread, then read by
  * the main thread again; the future's completion orders the two. */
-typedef struct task {
-    shared_t *s;
+typedef struct pool_task {
+    pool_shared_t *s;
     uint32_t page;
     size_t len;
     char id[FRONTIER_ID_MAX + 1];
@@ -34,15 +36,16 @@ typedef struct task {
     page_links_t links;
     int parsed;
     char err[256]; /* set when the thread could not get a fetcher */
-} task_t;
+} pool_task_t;
 
 static void fetcher_destructor(void *f) { fetcher_free(f); }
 
 /* The calling thread's fetcher, created on its first task. */
-static fetcher_t *thread_fetcher(shared_t *s, char *err, size_t errlen) {
+static fetcher_t *thread_fetcher(pool_shared_t *s, char *err, size_t errlen) {
     fetcher_t *f = pthread_getspecific(s->fetcher);
     if (f) return f;
-    f = fetcher_create(&s->cfg->fetch, s->cfg->seed ^ (uint64_t)(uintptr_t)&f, err, errlen);
+    f = fetcher_create(&s->cfg->fetch, fetch_jitter_seed(s->cfg->seed, atomic_fetch_add(&s->next_thread, 1)), err,
+                       errlen);
     if (f && pthread_setspecific(s->fetcher, f) != 0) {
         fetcher_free(f);
         snprintf(err, errlen, "cannot keep a fetcher per thread");
@@ -53,7 +56,7 @@ static fetcher_t *thread_fetcher(shared_t *s, char *err, size_t errlen) {
 
 /* The task, run on a pool thread: fetch with retries, then parse, outside any lock. */
 static void *fetch_task(void *arg) {
-    task_t *t = arg;
+    pool_task_t *t = arg;
     fetcher_t *f = thread_fetcher(t->s, t->err, sizeof(t->err));
     if (!f) return t;
     const fetch_result_t *r = fetcher_get(f, t->id, t->len, t->s->cfg->stop);
@@ -66,9 +69,9 @@ static void *fetch_task(void *arg) {
 
 /* Takes the next page and submits it. 1 when submitted, 0 when there is no page to take now, -1
  * when the submission failed (the page is requeued and the crawl failed). */
-static int submit_next(crawl_t *c, shared_t *s, tpool_t *pool) {
+static int submit_next(crawl_t *c, pool_shared_t *s, tpool_t *pool) {
     int64_t page;
-    task_t *t = calloc(1, sizeof(*t));
+    pool_task_t *t = calloc(1, sizeof(*t));
     if (!t) goto fail;
     if ((page = crawl_take(c, t->id, &t->len)) < 0) {
         free(t);
@@ -85,7 +88,7 @@ fail:
 }
 
 /* Hands a finished task's outcome to the crawl; -1 if its thread had no fetcher. */
-static int complete(crawl_t *c, task_t *t) {
+static int complete(crawl_t *c, pool_task_t *t) {
     int rc = 0;
     if (t->err[0]) {
         crawl_requeue(c, t->page);
@@ -100,7 +103,7 @@ static int complete(crawl_t *c, task_t *t) {
 }
 
 static int pool_run(crawl_t *c) {
-    shared_t s = {.cfg = crawl_config(c)};
+    pool_shared_t s = {.cfg = crawl_config(c)};
     uint32_t n = s.cfg->concurrency, pending = 0;
     char err[256];
     int failed = 0, rc;
@@ -122,7 +125,7 @@ static int pool_run(crawl_t *c) {
         }
         if (pending == 0) break; /* nothing to take and nothing pending: crawl_idle(c) */
         tpool_future_t *f = tpool_next_completed(pool); /* as_completed: whichever ends first */
-        task_t *t = tpool_future_wait(f);               /* it has finished: this does not block */
+        pool_task_t *t = tpool_future_wait(f);               /* it has finished: this does not block */
         tpool_future_free(f);
         pending--;
         if (complete(c, t) < 0) failed = 1;

@@ -64,21 +64,21 @@ typedef struct result_hdr {
     uint32_t parsed, nlinks, invalid;
 } result_hdr_t;
 
-typedef struct worker {
+typedef struct proc_worker {
     pid_t pid;
     int fd;       /* the coordinator's end of the socketpair; -1: no worker in this slot */
     int64_t page; /* the page it is fetching, -1 when idle */
     buf_t in;     /* a result being reassembled from its packets */
-} worker_t;
+} proc_worker_t;
 
-typedef struct coord {
+typedef struct proc_coord {
     crawl_t *c;
-    worker_t *w;
+    proc_worker_t *w;
     uint32_t n;
     pid_t self;
     uint32_t deaths; /* workers lost since the last result: bounds a crash loop */
     int failed;
-} coord_t;
+} proc_coord_t;
 
 /* ---- the worker process ---- */
 
@@ -122,10 +122,11 @@ static int encode(buf_t *out, uint32_t page, const fetch_result_t *r, const page
 }
 
 /* Receives pages and answers them until the stop message or EOF. Never returns. */
-static _Noreturn void worker_main(const coord_t *k, int fd, const sigset_t *mask) {
+static _Noreturn void worker_main(const proc_coord_t *k, uint32_t index, int fd, const sigset_t *mask) {
     /* Die with the coordinator; it may already be gone, in the instant before prctl. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != k->self) _exit(1);
-    signal(SIGINT, SIG_IGN);
+    signal(SIGINT, SIG_IGN); /* Ctrl-C and SIGTERM reach the whole process group: the coordinator */
+    signal(SIGTERM, SIG_IGN); /* alone decides, and stops us with SIGUSR1 */
     struct sigaction sa = {.sa_handler = on_sigusr1}; /* fetcher_get checks the flag it sets */
     sigaction(SIGUSR1, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, mask, NULL);
@@ -134,7 +135,7 @@ static _Noreturn void worker_main(const coord_t *k, int fd, const sigset_t *mask
 
     const crawl_config_t *cfg = crawl_config(k->c);
     char err[256];
-    fetcher_t *f = fetcher_create(&cfg->fetch, cfg->seed ^ (uint64_t)getpid(), err, sizeof(err));
+    fetcher_t *f = fetcher_create(&cfg->fetch, fetch_jitter_seed(cfg->seed, index), err, sizeof(err));
     if (!f) _exit(EXIT_NO_FETCHER);
     buf_t out = BUF_INIT;
     for (;;) {
@@ -158,20 +159,21 @@ static _Noreturn void worker_main(const coord_t *k, int fd, const sigset_t *mask
 /* ---- the coordinator ---- */
 
 /* Forks a worker into slot w. Signals are blocked across the fork so that the child cannot take a
- * SIGINT or SIGUSR1 before its own handlers are in place. Returns 0 or -1 (errno). */
-static int spawn(coord_t *k, worker_t *w) {
+ * SIGINT, SIGTERM or SIGUSR1 before its own handlers are in place. Returns 0 or -1 (errno). */
+static int spawn(proc_coord_t *k, proc_worker_t *w) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
         sigdelset(&old, SIGUSR1);
-        worker_main(k, sv[1], &old);
+        worker_main(k, (uint32_t)(w - k->w), sv[1], &old);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -190,7 +192,7 @@ static int spawn(coord_t *k, worker_t *w) {
 
 /* A worker is gone (EOF, a send that failed, a garbled result): requeue its page, reap it, and fork
  * a replacement unless it died of its own accord or the crawl is ending. */
-static void bury(coord_t *k, worker_t *w) {
+static void bury(proc_coord_t *k, proc_worker_t *w) {
     int status = 0;
     kill(w->pid, SIGKILL); /* in case it is alive and merely garbled */
     close(w->fd);
@@ -213,7 +215,7 @@ static void bury(coord_t *k, worker_t *w) {
 
 /* Rebuilds a result from w->in and hands it to crawl_done. The links point into w->in, NUL-terminated
  * in place; only the two arrays page_links_t wants are allocated. -1 if the message is garbled. */
-static int deliver(coord_t *k, worker_t *w) {
+static int deliver(proc_coord_t *k, proc_worker_t *w) {
     result_hdr_t h;
     if (w->in.len < sizeof(h)) return -1;
     memcpy(&h, w->in.data, sizeof(h));
@@ -253,7 +255,7 @@ fail:
 
 /* Reads every packet waiting on w's socket, delivering each complete result. Returns 0, or -1 when
  * the worker is gone or garbled. */
-static int drain(coord_t *k, worker_t *w) {
+static int drain(proc_coord_t *k, proc_worker_t *w) {
     for (;;) {
         char more;
         if (buf_reserve(&w->in, PACKET_MAX) < 0) {
@@ -275,9 +277,9 @@ static int drain(coord_t *k, worker_t *w) {
 }
 
 /* Gives every idle worker a page, while the frontier has some. */
-static void dispatch(coord_t *k) {
+static void dispatch(proc_coord_t *k) {
     for (uint32_t i = 0; i < k->n && !k->failed; i++) {
-        worker_t *w = &k->w[i];
+        proc_worker_t *w = &k->w[i];
         if (w->fd < 0 || w->page >= 0) continue;
         task_msg_t t;
         size_t len;
@@ -293,7 +295,7 @@ static void dispatch(coord_t *k) {
 }
 
 /* Waits up to POLL_MS for results or deaths, and handles them. */
-static void wait_events(coord_t *k, struct pollfd *pfd) {
+static void wait_events(proc_coord_t *k, struct pollfd *pfd) {
     uint32_t m = 0;
     for (uint32_t i = 0; i < k->n; i++)
         if (k->w[i].fd >= 0) pfd[m++] = (struct pollfd){.fd = k->w[i].fd, .events = POLLIN};
@@ -304,20 +306,20 @@ static void wait_events(coord_t *k, struct pollfd *pfd) {
     }
     if (poll(pfd, m, POLL_MS) <= 0) return; /* a timeout, or EINTR: both mean look again */
     for (uint32_t i = 0, j = 0; i < k->n; i++) {
-        worker_t *w = &k->w[i];
+        proc_worker_t *w = &k->w[i];
         if (w->fd < 0 || pfd[j].fd != w->fd) continue;
         if (pfd[j++].revents && drain(k, w) < 0) bury(k, w);
     }
 }
 
 /* Tells busy workers to give up their retries, once, when a stop is requested. */
-static void forward_stop(coord_t *k) {
+static void forward_stop(proc_coord_t *k) {
     for (uint32_t i = 0; i < k->n; i++)
         if (k->w[i].fd >= 0 && k->w[i].page >= 0) kill(k->w[i].pid, SIGUSR1);
 }
 
 static int processes_run(crawl_t *c) {
-    coord_t k = {.c = c, .n = crawl_config(c)->concurrency, .self = getpid()};
+    proc_coord_t k = {.c = c, .n = crawl_config(c)->concurrency, .self = getpid()};
     int stop_forwarded = 0;
     struct pollfd *pfd = calloc(k.n, sizeof(*pfd));
     if (!pfd || !(k.w = calloc(k.n, sizeof(*k.w)))) {
@@ -349,7 +351,7 @@ static int processes_run(crawl_t *c) {
     for (uint32_t i = 0; i < k.n; i++)
         if (k.w[i].fd >= 0) send(k.w[i].fd, &stop, offsetof(task_msg_t, id), MSG_NOSIGNAL | MSG_DONTWAIT);
     for (uint32_t i = 0; i < k.n; i++) {
-        worker_t *w = &k.w[i];
+        proc_worker_t *w = &k.w[i];
         if (w->fd >= 0) {
             close(w->fd);
             while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {}

@@ -11,21 +11,24 @@
 #include "crawl/engine.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-typedef struct shared {
+typedef struct threads_shared {
     crawl_t *c;
     pthread_mutex_t lock;   /* guards c: frontier, in-flight count, results */
     pthread_cond_t changed; /* a page finished: there may be new pages, or the crawl may be over */
     int failed;
-} shared_t;
+    atomic_uint next_worker; /* each worker's number, for its jitter seed */
+} threads_shared_t;
 
 static void *worker(void *arg) {
-    shared_t *s = arg;
+    threads_shared_t *s = arg;
     const crawl_config_t *cfg = crawl_config(s->c);
     char err[256], id[FRONTIER_ID_MAX + 1];
     size_t len;
-    fetcher_t *f = fetcher_create(&cfg->fetch, cfg->seed ^ (uint64_t)(uintptr_t)&err, err, sizeof(err));
+    uint32_t me = atomic_fetch_add(&s->next_worker, 1);
+    fetcher_t *f = fetcher_create(&cfg->fetch, fetch_jitter_seed(cfg->seed, me), err, sizeof(err));
 
     pthread_mutex_lock(&s->lock);
     if (!f) {
@@ -57,7 +60,7 @@ static void *worker(void *arg) {
 
 static int threads_run(crawl_t *c) {
     uint32_t n = crawl_config(c)->concurrency, started = 0;
-    shared_t s = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+    threads_shared_t s = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     pthread_t *th = calloc(n, sizeof(*th));
     if (!th) {
         crawl_fail(c, "out of memory");
