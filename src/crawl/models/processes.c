@@ -11,11 +11,7 @@
  * The channel is a socketpair per worker, SOCK_SEQPACKET: reliable and ordered like a stream, but
  * message boundaries are kept, and the kernel closes a dead process's end, so its death reads as EOF.
  *   coordinator -> worker: one packet per page: task_msg_t {page, id}; an id of length 0 means stop.
- *   worker -> coordinator: the result, a result_hdr_t (the fetch_result_t fields crawl_done reads)
- *     followed by the page's valid links, each [length byte][id][NUL]. A page may have thousands of
- *     links and a packet must fit in the socket's buffer, so the result is cut into packets of at most
- *     PACKET_MAX bytes, each opening with one byte: 1 if more packets follow, 0 on the last.
- * Both ends are the same binary, so the header travels as a raw struct.
+ *   worker -> coordinator: the page's outcome and links, framed by crawl/wire.c.
  *
  * Faults. A worker killed mid-page (SIGKILL) loses nothing: the coordinator sees EOF, requeues the
  * page (crawl_requeue puts it back at the head), reaps the worker and forks a replacement. The
@@ -35,6 +31,7 @@
  * stdio usable in the child. GCC 12's ASan allocator makes no such promise: under ASan, with the
  * progress line on, a worker can deadlock in malloc (a sanitizer limit, not a bug of this file). */
 #include "crawl/engine.h"
+#include "crawl/wire.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -47,7 +44,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PACKET_MAX 32768   /* well below the default AF_UNIX socket buffer (208 KiB) */
 #define POLL_MS 100        /* how soon the coordinator notices a stop request when nothing happens */
 #define EXIT_NO_FETCHER 3  /* a worker could not set up libcurl: replacing it would not help */
 
@@ -56,13 +52,6 @@ typedef struct task_msg {
     uint32_t len; /* 0: stop */
     char id[FRONTIER_ID_MAX + 1];
 } task_msg_t;
-
-typedef struct result_hdr {
-    uint32_t page, outcome, attempts, tally[FETCH_TALLIES];
-    int32_t http_status;
-    uint64_t latency_us, body_len;
-    uint32_t parsed, nlinks, invalid;
-} result_hdr_t;
 
 typedef struct proc_worker {
     pid_t pid;
@@ -87,38 +76,6 @@ static atomic_int worker_stop;
 static void on_sigusr1(int sig) {
     (void)sig;
     worker_stop = 1;
-}
-
-/* Sends len bytes as one result: packets of at most PACKET_MAX, each behind its "more" byte. */
-static int send_result(int fd, const char *data, size_t len) {
-    do {
-        size_t chunk = len < PACKET_MAX - 1 ? len : PACKET_MAX - 1;
-        char more = chunk < len;
-        struct iovec iov[2] = {{&more, 1}, {(void *)data, chunk}};
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-        ssize_t sent;
-        while ((sent = sendmsg(fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-        if (sent < 0) return -1;
-        data += chunk;
-        len -= chunk;
-    } while (len);
-    return 0;
-}
-
-/* Serialises a page's outcome: the header, then each valid link as [len][id][NUL]. */
-static int encode(buf_t *out, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
-    result_hdr_t h = {.page = page, .outcome = r->outcome, .attempts = r->attempts,
-                      .http_status = r->http_status, .latency_us = r->latency_us, .body_len = r->body.len,
-                      .parsed = links != NULL, .nlinks = links ? links->n : 0,
-                      .invalid = links ? links->invalid : 0};
-    memcpy(h.tally, r->tally, sizeof(h.tally));
-    buf_clear(out);
-    if (buf_append(out, &h, sizeof(h)) < 0) return -1;
-    for (uint32_t i = 0; i < h.nlinks; i++) {
-        unsigned char len = (unsigned char)links->lens[i]; /* <= FRONTIER_ID_MAX: page.c checked */
-        if (buf_append(out, &len, 1) < 0 || buf_append(out, links->ids[i], len + 1u) < 0) return -1;
-    }
-    return 0;
 }
 
 /* Receives pages and answers them until the stop message or EOF. Never returns. */
@@ -147,9 +104,9 @@ static _Noreturn void worker_main(const proc_coord_t *k, uint32_t index, int fd,
         const fetch_result_t *r = fetcher_get(f, t.id, t.len, &worker_stop);
         page_links_t links;
         int parsed = r->outcome == FETCH_OK && crawl_page_parse(r, t.id, t.len, &links) == 0;
-        int rc = encode(&out, t.page, r, parsed ? &links : NULL);
+        int rc = wire_encode(&out, t.page, r, parsed ? &links : NULL);
         if (parsed) page_links_free(&links);
-        if (rc < 0 || send_result(fd, out.data, out.len) < 0) break;
+        if (rc < 0 || wire_send(fd, out.data, out.len) < 0) break;
     }
     buf_free(&out);
     fetcher_free(f);
@@ -213,67 +170,33 @@ static void bury(proc_coord_t *k, proc_worker_t *w) {
     }
 }
 
-/* Rebuilds a result from w->in and hands it to crawl_done. The links point into w->in, NUL-terminated
- * in place; only the two arrays page_links_t wants are allocated. -1 if the message is garbled. */
+/* Hands the result reassembled in w->in to crawl_done. -1 if it is garbled or not w's page. */
 static int deliver(proc_coord_t *k, proc_worker_t *w) {
-    result_hdr_t h;
-    if (w->in.len < sizeof(h)) return -1;
-    memcpy(&h, w->in.data, sizeof(h));
-    if (h.page != w->page || h.outcome >= FETCH_OUTCOMES) return -1;
-    page_links_t links = {.n = h.nlinks, .invalid = h.invalid};
-    if (h.nlinks && (!(links.ids = malloc(h.nlinks * sizeof(*links.ids))) ||
-                     !(links.lens = malloc(h.nlinks * sizeof(*links.lens))))) {
-        crawl_fail(k->c, "out of memory");
-        k->failed = 1;
-        goto fail;
+    uint32_t page;
+    fetch_result_t r;
+    page_links_t links;
+    int parsed;
+    if (wire_decode(&w->in, &page, &r, &parsed, &links) < 0) return -1;
+    if (page != w->page) {
+        wire_links_free(&links);
+        return -1;
     }
-    const char *p = w->in.data + sizeof(h), *end = w->in.data + w->in.len;
-    for (uint32_t i = 0; i < h.nlinks; i++) {
-        size_t len = p < end ? (unsigned char)*p++ : 0;
-        if (len == 0 || len > FRONTIER_ID_MAX || (size_t)(end - p) < len + 1 || p[len] != '\0') goto fail;
-        links.ids[i] = p;
-        links.lens[i] = len;
-        p += len + 1;
-    }
-    if (p != end) goto fail;
-
-    fetch_result_t r = {.outcome = (fetch_outcome_t)h.outcome, .http_status = h.http_status,
-                        .attempts = h.attempts, .latency_us = h.latency_us};
-    memcpy(r.tally, h.tally, sizeof(r.tally));
-    r.body.len = h.body_len; /* the bytes stayed in the worker; crawl_done reads only the length */
-    crawl_done(k->c, h.page, &r, h.parsed ? &links : NULL);
+    crawl_done(k->c, page, &r, parsed ? &links : NULL);
+    wire_links_free(&links);
     w->page = -1;
     k->deaths = 0;
-    free(links.ids);
-    free(links.lens);
     return 0;
-fail:
-    free(links.ids);
-    free(links.lens);
-    return -1;
 }
 
 /* Reads every packet waiting on w's socket, delivering each complete result. Returns 0, or -1 when
  * the worker is gone or garbled. */
 static int drain(proc_coord_t *k, proc_worker_t *w) {
-    for (;;) {
-        char more;
-        if (buf_reserve(&w->in, PACKET_MAX) < 0) {
-            crawl_fail(k->c, "out of memory");
-            k->failed = 1;
-            return -1;
-        }
-        struct iovec iov[2] = {{&more, 1}, {w->in.data + w->in.len, PACKET_MAX - 1}};
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-        ssize_t got = recvmsg(w->fd, &m, MSG_DONTWAIT);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-        if (got <= 0 || (m.msg_flags & MSG_TRUNC)) return -1; /* EOF: the worker died */
-        w->in.len += (size_t)got - 1;
-        if (more) continue;
+    int rc;
+    while ((rc = wire_recv(w->fd, &w->in)) == 1) {
         if (w->page < 0 || deliver(k, w) < 0) return -1;
         buf_clear(&w->in);
     }
+    return rc;
 }
 
 /* Gives every idle worker a page, while the frontier has some. */
