@@ -3,18 +3,9 @@
  * docs/compare.schema.json. */
 #include "compare/compare.h"
 
-#include "base/buf.h"
-
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <string.h>
-
-/* Writes s as a JSON string literal: the URL, the server's own descriptions and warnings may hold
- * anything a foreign server sent. */
-static void json_str(FILE *f, const char *s) {
-    buf_t b = BUF_INIT;
-    if (buf_json_string(&b, s, strlen(s)) == 0) fwrite(b.data, 1, b.len, f);
-    else fputs("\"\"", f);
-    buf_free(&b);
-}
 
 static const char *level_label(const compare_cell_t *c, char *buf, size_t cap) {
     snprintf(buf, cap, "%u", c->concurrency);
@@ -50,58 +41,67 @@ void compare_print_table(FILE *f, const compare_report_t *r) {
     fprintf(f, "\n'x ideal': time over the same crawl simulated with zero CPU cost at the measured median latency.\n");
 }
 
-static void json_stat(FILE *f, const char *name, const compare_stat_t *s) {
-    fprintf(f, "\"%s\":{\"median\":%.6f,\"mean\":%.6f,\"min\":%.6f,\"max\":%.6f,\"stddev\":%.6f,\"outliers\":%u}",
-            name, s->median, s->mean, s->min, s->max, s->stddev, s->outliers);
+static void num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
+
+static cJSON *json_stat(const compare_stat_t *s) {
+    cJSON *o = cJSON_CreateObject();
+    num(o, "median", s->median), num(o, "mean", s->mean), num(o, "min", s->min), num(o, "max", s->max);
+    num(o, "stddev", s->stddev), num(o, "outliers", s->outliers);
+    return o;
 }
 
-static void json_cell(FILE *f, const compare_cell_t *c) {
-    fputs("{\"model\":", f);
-    json_str(f, c->model);
-    fprintf(f, ",\"concurrency\":%u,\"pages\":%llu,", c->concurrency, (unsigned long long)c->pages);
-    json_stat(f, "elapsed_s", &c->elapsed);
-    fputc(',', f);
-    json_stat(f, "pages_per_s", &c->pages_per_s);
-    fprintf(f, ",\"speedup\":%.4f,\"speedup_err\":%.4f,\"ideal_s\":%.6f,\"over_ideal\":%.4f,\"p50_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"retries\":%llu,\"failed\":%llu,\"duplicates\":%llu,\"warning\":",
-            c->speedup, c->speedup_err, c->ideal_s, c->over_ideal, c->p50_ms, c->p99_ms,
-            (unsigned long long)c->retries, (unsigned long long)c->failed, (unsigned long long)c->duplicates);
-    json_str(f, c->warning);
-    fputs(",\"runs\":[", f);
-    for (uint32_t i = 0; i < c->nruns; i++) {
-        const compare_run_t *run = &c->runs[i];
-        fprintf(f, "%s{\"elapsed_s\":%.6f,\"pages\":%llu,\"pages_per_s\":%.3f,\"ideal_s\":%.6f,\"over_ideal\":%.4f,"
-                   "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"retries\":%llu,\"failed\":%llu,\"requests\":%llu,"
-                   "\"peak_rss_kb\":%llu,\"peak_in_flight\":%u,\"duplicates\":%llu,\"errors_served\":%llu}",
-                i ? "," : "", run->elapsed_s, (unsigned long long)run->pages, run->pages_per_s, run->ideal_s,
-                run->over_ideal, run->p50_ms, run->p99_ms, (unsigned long long)run->retries,
-                (unsigned long long)run->failed, (unsigned long long)run->requests,
-                (unsigned long long)run->peak_rss_kb, run->peak_in_flight, (unsigned long long)run->duplicates,
-                (unsigned long long)run->errors_served);
-    }
-    fputs("]}", f);
+static cJSON *json_run(const compare_run_t *run) {
+    cJSON *o = cJSON_CreateObject();
+    num(o, "elapsed_s", run->elapsed_s), num(o, "pages", (double)run->pages);
+    num(o, "pages_per_s", run->pages_per_s), num(o, "ideal_s", run->ideal_s);
+    num(o, "over_ideal", run->over_ideal), num(o, "p50_ms", run->p50_ms), num(o, "p99_ms", run->p99_ms);
+    num(o, "retries", (double)run->retries), num(o, "failed", (double)run->failed);
+    num(o, "requests", (double)run->requests), num(o, "peak_rss_kb", (double)run->peak_rss_kb);
+    num(o, "peak_in_flight", run->peak_in_flight), num(o, "duplicates", (double)run->duplicates);
+    num(o, "errors_served", (double)run->errors_served);
+    return o;
+}
+
+static cJSON *json_cell(const compare_cell_t *c) {
+    cJSON *o = cJSON_CreateObject(), *runs = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "model", c->model);
+    num(o, "concurrency", c->concurrency), num(o, "pages", (double)c->pages);
+    cJSON_AddItemToObject(o, "elapsed_s", json_stat(&c->elapsed));
+    cJSON_AddItemToObject(o, "pages_per_s", json_stat(&c->pages_per_s));
+    num(o, "speedup", c->speedup), num(o, "speedup_err", c->speedup_err), num(o, "ideal_s", c->ideal_s);
+    num(o, "over_ideal", c->over_ideal), num(o, "p50_ms", c->p50_ms), num(o, "p99_ms", c->p99_ms);
+    num(o, "retries", (double)c->retries), num(o, "failed", (double)c->failed);
+    num(o, "duplicates", (double)c->duplicates);
+    cJSON_AddStringToObject(o, "warning", c->warning);
+    for (uint32_t i = 0; i < c->nruns; i++) cJSON_AddItemToArray(runs, json_run(&c->runs[i]));
+    cJSON_AddItemToObject(o, "runs", runs);
+    return o;
 }
 
 int compare_write_json(FILE *f, const compare_report_t *r) {
     const compare_config_t *cfg = &r->cfg;
-    fputs("{\"tool\":\"crawlbench compare\",\"url\":", f);
-    json_str(f, r->url);
-    fprintf(f, ",\"embedded\":%s,\"start\":", r->embedded ? "true" : "false");
-    json_str(f, r->start);
-    fprintf(f, ",\"max_pages\":%llu,\"repeat\":%u,\"warmup\":%u,\"sweep\":%s,\"total_s\":%.3f,",
-            (unsigned long long)cfg->max_pages, cfg->repeat, cfg->warmup, cfg->sweep ? "true" : "false", r->total_s);
-    fprintf(f, "\"server\":{\"pages\":%u,\"seed\":%llu,\"latency\":", r->server_pages,
-            (unsigned long long)r->server_seed);
-    json_str(f, r->server_latency);
-    fputs(",\"faults\":", f);
-    json_str(f, r->server_faults);
-    fprintf(f, "},\"machine\":%s,\"results\":[", r->machine);
-    for (size_t i = 0; i < r->ncells; i++) {
-        if (i) fputc(',', f);
-        json_cell(f, &r->cells[i]);
-    }
-    fputs("]}\n", f);
-    return ferror(f) ? -1 : 0;
+    cJSON *o = cJSON_CreateObject(), *srv = cJSON_CreateObject(), *results = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "tool", "crawlbench compare");
+    cJSON_AddStringToObject(o, "url", r->url);
+    cJSON_AddBoolToObject(o, "embedded", r->embedded);
+    cJSON_AddStringToObject(o, "start", r->start);
+    num(o, "max_pages", (double)cfg->max_pages), num(o, "repeat", cfg->repeat), num(o, "warmup", cfg->warmup);
+    cJSON_AddBoolToObject(o, "sweep", cfg->sweep);
+    num(o, "total_s", r->total_s);
+    num(srv, "pages", r->server_pages), num(srv, "seed", (double)r->server_seed);
+    cJSON_AddStringToObject(srv, "latency", r->server_latency);
+    cJSON_AddStringToObject(srv, "faults", r->server_faults);
+    cJSON_AddItemToObject(o, "server", srv);
+    cJSON *machine = cJSON_Parse(r->machine);
+    cJSON_AddItemToObject(o, "machine", machine ? machine : cJSON_CreateObject());
+    for (size_t i = 0; i < r->ncells; i++) cJSON_AddItemToArray(results, json_cell(&r->cells[i]));
+    cJSON_AddItemToObject(o, "results", results);
+    char *text = cJSON_PrintUnformatted(o);
+    int rc = text && fprintf(f, "%s\n", text) >= 0 && !ferror(f) ? 0 : -1;
+    if (!text) errno = ENOMEM;
+    cJSON_free(text);
+    cJSON_Delete(o);
+    return rc;
 }
 
 int compare_write_csv(FILE *f, const compare_report_t *r) {

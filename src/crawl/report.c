@@ -2,6 +2,7 @@
  * docs/crawl-result.schema.json and stable), and as the visit-order list. */
 #include "crawl/crawl.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 
 static double ms(uint64_t us) { return (double)us / 1000.0; }
@@ -34,26 +35,47 @@ void crawl_print_table(FILE *f, const crawl_result_t *r) {
     fprintf(f, "peak         %u in flight, %.1f MiB RSS\n", r->peak_in_flight, (double)r->peak_rss_kb / 1024.0);
 }
 
+/* Adds key: v to o, where v is a count or a measurement; JSON numbers are doubles, exact for any
+ * count below 2^53. */
+static void num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
+
+static cJSON *latency_json(const hist_t *h) {
+    cJSON *o = cJSON_CreateObject();
+    num(o, "p50", ms(hist_quantile(h, 0.5)));
+    num(o, "p90", ms(hist_quantile(h, 0.9)));
+    num(o, "p99", ms(hist_quantile(h, 0.99)));
+    num(o, "max", ms(h->max));
+    num(o, "mean", hist_mean(h) / 1000.0);
+    return o;
+}
+
 void crawl_print_json(FILE *f, const crawl_result_t *r) {
-    const hist_t *h = &r->latency;
-    fprintf(f, "{\"model\":\"%s\",\"concurrency\":%u,\"start\":\"%s\",\"pages\":%llu,\"failed\":%llu,"
-               "\"discovered\":%llu,\"requests\":%llu,\"retries\":%llu,",
-            r->model, r->concurrency, r->start, (unsigned long long)r->pages, (unsigned long long)r->failed,
-            (unsigned long long)r->discovered, (unsigned long long)r->requests, (unsigned long long)r->retries);
-    fprintf(f, "\"attempts\":{");
-    for (int t = 0; t < FETCH_TALLIES; t++)
-        fprintf(f, "%s\"%s\":%llu", t ? "," : "", fetch_tally_name((fetch_tally_t)t), (unsigned long long)r->tally[t]);
-    fprintf(f, "},\"invalid_links\":%llu,\"invalid_pages\":%llu,\"bytes\":%llu,\"elapsed_s\":%.6f,"
-               "\"pages_per_s\":%.3f,",
-            (unsigned long long)r->invalid_links, (unsigned long long)r->invalid_pages,
-            (unsigned long long)r->bytes, r->elapsed_s, r->pages_per_s);
-    fprintf(f, "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f},",
-            ms(hist_quantile(h, 0.5)), ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)), ms(h->max),
-            hist_mean(h) / 1000.0);
-    fprintf(f, "\"peak_in_flight\":%u,\"peak_rss_kb\":%llu,\"ideal_s\":%.6f,\"over_ideal\":%.4f,"
-               "\"interrupted\":%s}\n",
-            r->peak_in_flight, (unsigned long long)r->peak_rss_kb, r->ideal_s, r->over_ideal,
-            r->interrupted ? "true" : "false");
+    cJSON *o = cJSON_CreateObject(), *att = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", r->model);
+    num(o, "concurrency", r->concurrency);
+    cJSON_AddStringToObject(o, "start", r->start);
+    num(o, "pages", (double)r->pages);
+    num(o, "failed", (double)r->failed);
+    num(o, "discovered", (double)r->discovered);
+    num(o, "requests", (double)r->requests);
+    num(o, "retries", (double)r->retries);
+    for (int t = 0; t < FETCH_TALLIES; t++) num(att, fetch_tally_name((fetch_tally_t)t), (double)r->tally[t]);
+    cJSON_AddItemToObject(o, "attempts", att);
+    num(o, "invalid_links", (double)r->invalid_links);
+    num(o, "invalid_pages", (double)r->invalid_pages);
+    num(o, "bytes", (double)r->bytes);
+    num(o, "elapsed_s", r->elapsed_s);
+    num(o, "pages_per_s", r->pages_per_s);
+    cJSON_AddItemToObject(o, "latency_ms", latency_json(&r->latency));
+    num(o, "peak_in_flight", r->peak_in_flight);
+    num(o, "peak_rss_kb", (double)r->peak_rss_kb);
+    num(o, "ideal_s", r->ideal_s);
+    num(o, "over_ideal", r->over_ideal);
+    cJSON_AddBoolToObject(o, "interrupted", r->interrupted);
+    char *text = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(o);
 }
 
 int crawl_write_order(FILE *f, const crawl_result_t *r) {
