@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "graph/graph.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,14 +65,25 @@ static int print_reachable(const graph_t *g, const char *from) {
     return CLI_OK;
 }
 
+/* The graph's shape as one JSON object (cJSON: the source is a file path, which may hold anything). */
 static void print_shape(const graph_t *g) {
     graph_shape_t s;
     graph_shape(g, &s);
-    printf("{\"source\":\"%s\",\"seed\":%llu,\"pages\":%u,\"edges\":%llu,\"mean_out_degree\":%.3f,"
-           "\"max_out_degree\":%u,\"max_in_degree\":%u,\"zero_in_degree\":%u,\"dangling\":%u,"
-           "\"memory_bytes\":%zu}\n",
-           graph_source(g), (unsigned long long)graph_seed(g), s.pages, (unsigned long long)s.edges,
-           s.mean_out_degree, s.max_out_degree, s.max_in_degree, s.zero_in_degree, s.dangling, s.memory_bytes);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "source", graph_source(g));
+    cJSON_AddNumberToObject(o, "seed", (double)graph_seed(g));
+    cJSON_AddNumberToObject(o, "pages", s.pages);
+    cJSON_AddNumberToObject(o, "edges", (double)s.edges);
+    cJSON_AddNumberToObject(o, "mean_out_degree", s.mean_out_degree);
+    cJSON_AddNumberToObject(o, "max_out_degree", s.max_out_degree);
+    cJSON_AddNumberToObject(o, "max_in_degree", s.max_in_degree);
+    cJSON_AddNumberToObject(o, "zero_in_degree", s.zero_in_degree);
+    cJSON_AddNumberToObject(o, "dangling", s.dangling);
+    cJSON_AddNumberToObject(o, "memory_bytes", (double)s.memory_bytes);
+    char *text = cJSON_PrintUnformatted(o);
+    puts(text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(o);
 }
 
 int cli_graph(int argc, char **argv) {
