@@ -226,5 +226,6 @@ const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, atom
         fetch_classify(f->easy, curl_easy_perform(f->easy), r);
         if (!fetch_retryable(r) || attempt >= f->opts.max_attempts || (stop && *stop)) return r;
         sleep_us(fetch_backoff_us(&f->opts, attempt + 1, r, rng_next(&f->rng)), stop);
+        if (stop && *stop) return r; /* stopped during the wait: the page keeps its last answer */
     }
 }

@@ -99,6 +99,7 @@ static const fetch_result_t *green_get(green_worker_t *w, const char *id, size_t
         fetch_classify(w->easy, green_perform(w), r);
         if (!fetch_retryable(r) || attempt >= g->opts->max_attempts || crawl_stopping(g->c)) return r;
         green_sleep(g, fetch_backoff_us(g->opts, attempt + 1, r, rng_next(&g->rng)));
+        if (crawl_stopping(g->c)) return r; /* stopped during the wait: no further attempt */
     }
 }
 

@@ -195,6 +195,7 @@ static int task_fetch(nursery_slot_t *s) {
         fetch_classify(s->easy, rc, &s->r);
         if (!fetch_retryable(&s->r) || attempt >= k->opts->max_attempts || crawl_stopping(k->c)) return 0;
         if (task_sleep(s, fetch_backoff_us(k->opts, attempt + 1, &s->r, rng_next(&k->rng))) < 0) return -1;
+        if (crawl_stopping(k->c)) return 0; /* stopped during the wait: no further attempt */
     }
 }
 
