@@ -1,5 +1,5 @@
 /* The synthetic web graph: a deterministic function of (seed, pages, out_degree), byte-identical on
- * every machine because every decision is an integer drawn from common/rng.h (no floating point, no
+ * every machine because every decision is an integer drawn from base/rng.h (no floating point, no
  * libm, no platform rand()).
  *
  * The model is a Simon/Yule copying process, the simplest one known to give the web's heavy-tailed
