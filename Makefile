@@ -1,7 +1,7 @@
 # crawlbench build, in the style of redis's Makefile: quiet output, -MMD dependencies, one build
 # directory per variant, objects rebuilt when the flags change.
 #
-#   make                   release build: ./crawlbench
+#   make                   release build: ./crawlbench (installs the build's Debian packages if missing)
 #   make SANITIZER=address ASan+UBSan build in build/asan/
 #   make SANITIZER=thread  TSan build in build/tsan/
 #   make test              dependencies, all builds, unit + integration + fuzz-regression tests
@@ -69,7 +69,13 @@ $(B)/.flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 
-$(B)/%.o: %.c $(B)/.flags
+# The build's Debian packages first (scripts/deps.sh installs only what is missing, and is quick
+# when nothing is), so that `make` alone works on a fresh Debian 12.
+build-deps:
+	@scripts/deps.sh build
+.PHONY: build-deps
+
+$(B)/%.o: %.c $(B)/.flags | build-deps
 	@mkdir -p $(dir $@)
 	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 

@@ -2,6 +2,7 @@
 #include "crawl/fetch.h"
 
 #include "base/rng.h"
+#include "http/http.h"
 #include "crawl/page.h"
 
 #include <cjson/cJSON.h>
@@ -75,7 +76,10 @@ static CURL *easy_base(uint64_t timeout_us, buf_t *body) {
 
 CURL *fetch_easy_create(const fetch_opts_t *o, fetch_result_t *r, void *priv) {
     CURL *easy = easy_base(o->timeout_us, &r->body);
+    r->attempt_header = (struct curl_slist){.data = r->attempt_line, .next = NULL};
+    fetch_attempt_line(r);
     if (easy && (curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L) || curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) ||
+                 curl_easy_setopt(easy, CURLOPT_HTTPHEADER, &r->attempt_header) ||
                  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->error) ||
                  curl_easy_setopt(easy, CURLOPT_PRIVATE, priv))) {
         curl_easy_cleanup(easy);
@@ -119,8 +123,14 @@ int fetch_random_page(const char *base_url, uint64_t timeout_us, char *id, size_
     return rc;
 }
 
+const char *fetch_attempt_line(fetch_result_t *r) {
+    snprintf(r->attempt_line, sizeof(r->attempt_line), HTTP_ATTEMPT_HEADER ": %u", r->attempts + 1);
+    return r->attempt_line;
+}
+
 int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r) {
     char url[512];
+    fetch_attempt_line(r); /* the header list of easy points at it */
     int n = snprintf(url, sizeof(url), "%s/api/%.*s", o->base_url, (int)len, id);
     buf_clear(&r->body);
     r->error[0] = '\0';

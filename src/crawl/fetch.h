@@ -54,6 +54,10 @@ typedef struct fetch_result {
     uint32_t attempts;
     buf_t body;              /* the last attempt's body */
     char error[CURL_ERROR_SIZE];
+    /* private: the attempt-number header of the next attempt (HTTP_ATTEMPT_HEADER), as the one-line
+     * header list of a libcurl handle made by fetch_easy_create(), which points at it */
+    char attempt_line[48];
+    struct curl_slist attempt_header;
 } fetch_result_t;
 
 /* A libcurl easy handle for crawler transfers, with every option the project sets (no signals, no
@@ -73,6 +77,10 @@ void fetch_result_reset(fetch_result_t *r);
 /* Points easy at BASE/api/ID and clears r for a new attempt (the tally is kept: clear it with
  * fetch_result_reset() before a page's first attempt). */
 int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len, fetch_result_t *r);
+/* Writes the header line that states r's next attempt number ("X-Crawlbench-Attempt: 2") into r
+ * and returns it; fetch_easy_url() does it for libcurl handles, our own client calls it. The server
+ * keys its faults on it, so a resend by the library meets the same fault and is not an attempt. */
+const char *fetch_attempt_line(fetch_result_t *r);
 /* Fills r's outcome, status, Retry-After and latency from a finished transfer, and counts the
  * attempt in r->tally. */
 void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r);

@@ -277,7 +277,9 @@ int hconn_get(hconn_t *h, const char *id, size_t len, fetch_result_t *r) {
     h->started_us = clock_now_us();
     buf_clear(&h->out);
     h->out_off = 0;
-    if (buf_reserve(&h->out, len + host_len + 32) < 0 ||
+    const char *attempt = fetch_attempt_line(r);
+    size_t attempt_len = strlen(attempt);
+    if (buf_reserve(&h->out, len + host_len + attempt_len + 40) < 0 ||
         loop_timer_start(h->loop, &h->timer, h->timeout_us, on_timer, h) < 0) {
         snprintf(r->error, sizeof(r->error), "out of memory");
         r->outcome = FETCH_ERROR;
@@ -289,6 +291,8 @@ int hconn_get(hconn_t *h, const char *id, size_t len, fetch_result_t *r) {
     buf_append_unchecked(&h->out, id, len);
     buf_append_unchecked(&h->out, " HTTP/1.1\r\nHost: ", 17);
     buf_append_unchecked(&h->out, h->target->host, host_len);
+    buf_append_unchecked(&h->out, "\r\n", 2);
+    buf_append_unchecked(&h->out, attempt, attempt_len);
     buf_append_unchecked(&h->out, "\r\n\r\n", 4);
     /* A kept-alive socket takes the request at once, without waiting for epoll to say so. */
     fetch_outcome_t failed = FETCH_RESET;

@@ -77,4 +77,10 @@ long http_percent_decode(const char *src, size_t len, char *dst, size_t dst_cap)
 /* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *http_reason(int status);
 
+/* The header in which a crawler states which attempt at a page a request is (1 for the first). The
+ * demo server then keys its fault decisions on it instead of counting requests itself, so that a
+ * request an HTTP library resends on its own (libcurl does, when a reused connection dies before
+ * the answer) meets the same decision again and is counted as a resend, not a new attempt. */
+#define HTTP_ATTEMPT_HEADER "X-Crawlbench-Attempt"
+
 #endif

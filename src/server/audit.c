@@ -18,7 +18,7 @@ static const char *const route_names[ROUTE_COUNT] = {
 struct audit {
     uint32_t pages;
     int workers;
-    _Atomic uint32_t *attempts; /* requests per page */
+    _Atomic uint32_t *attempts; /* requests per page, or the highest attempt stated for it */
     _Atomic uint32_t *served;   /* full 200 answers per page */
     audit_counters_t *counters; /* one per worker */
     pthread_mutex_t lock;       /* guards baseline and since */
@@ -60,6 +60,18 @@ uint32_t audit_attempt(audit_t *a, uint32_t page) {
     return atomic_fetch_add_explicit(&a->attempts[page], 1, memory_order_relaxed);
 }
 
+uint32_t audit_stated_attempt(audit_t *a, uint32_t page, uint32_t stated, int *resend) {
+    uint32_t seen = atomic_load_explicit(&a->attempts[page], memory_order_relaxed);
+    *resend = 1;
+    while (stated > seen) /* an atomic max: concurrent resends of one attempt agree on who was first */
+        if (atomic_compare_exchange_weak_explicit(&a->attempts[page], &seen, stated, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *resend = 0;
+            break;
+        }
+    return stated ? stated - 1 : 0;
+}
+
 void audit_served(audit_t *a, audit_counters_t *c, uint32_t page) {
     uint32_t before = atomic_fetch_add_explicit(&a->served[page], 1, memory_order_relaxed);
     audit_count(before ? &c->duplicates : &c->distinct, 1);
@@ -84,6 +96,7 @@ static void sum_counters(audit_t *a, audit_snapshot_t *s) {
         s->distinct += atomic_load_explicit(&c->distinct, memory_order_relaxed);
         s->duplicates += atomic_load_explicit(&c->duplicates, memory_order_relaxed);
         s->bytes_out += atomic_load_explicit(&c->bytes_out, memory_order_relaxed);
+        s->resends += atomic_load_explicit(&c->resends, memory_order_relaxed);
     }
 }
 
@@ -97,6 +110,7 @@ void audit_snapshot(audit_t *a, audit_snapshot_t *s) {
     s->distinct -= b->distinct;
     s->duplicates -= b->duplicates;
     s->bytes_out -= b->bytes_out;
+    s->resends -= b->resends;
     s->since_s = (double)(clock_now_us() - a->since_us) / 1e6;
     pthread_mutex_unlock(&a->lock);
     uint32_t more = 0;

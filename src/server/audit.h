@@ -26,6 +26,7 @@ extern const int audit_status_codes[AUDIT_STATUSES];
 typedef struct audit_counters {
     _Atomic uint64_t responses[ROUTE_COUNT][AUDIT_STATUSES];
     _Atomic uint64_t faults[FAULT_KINDS];
+    _Atomic uint64_t resends;    /* requests that stated an attempt already seen for their page */
     _Atomic uint64_t distinct;   /* first 200 for a page */
     _Atomic uint64_t duplicates; /* every later 200 for the same page */
     _Atomic uint64_t bytes_out;
@@ -39,6 +40,10 @@ audit_counters_t *audit_worker(audit_t *a, int worker);
 
 /* Counts a request for page and returns how many came before it (its 0-based attempt number). */
 uint32_t audit_attempt(audit_t *a, uint32_t page);
+/* For a request that states its attempt number (1-based, HTTP_ATTEMPT_HEADER): records it and
+ * returns its 0-based attempt number, setting *resend when the page has already had a request with
+ * that number or a later one (a request a library sent again on its own). */
+uint32_t audit_stated_attempt(audit_t *a, uint32_t page, uint32_t stated, int *resend);
 /* Counts a full 200 answer for page in c (distinct or duplicate). */
 void audit_served(audit_t *a, audit_counters_t *c, uint32_t page);
 
@@ -51,7 +56,7 @@ void audit_response(audit_counters_t *c, audit_route_t route, int status);
 typedef struct audit_snapshot {
     uint64_t responses[ROUTE_COUNT][AUDIT_STATUSES];
     uint64_t faults[FAULT_KINDS];
-    uint64_t distinct, duplicates, bytes_out;
+    uint64_t distinct, duplicates, bytes_out, resends;
     uint32_t pages_more_than_once; /* pages served two or more times */
     double since_s;                /* seconds since start or reset */
 } audit_snapshot_t;

@@ -84,7 +84,10 @@ typedef struct api_knobs {
 static int may_have_knobs(const http_request_t *req) {
     if (memchr(req->target, '?', req->target_len)) return 1;
     for (size_t i = 0; i < req->num_headers; i++)
-        if (req->headers[i].name_len > 13 && !strncasecmp(req->headers[i].name, "X-Crawlbench-", 13)) return 1;
+        if (req->headers[i].name_len > 13 && !strncasecmp(req->headers[i].name, "X-Crawlbench-", 13) &&
+            !(req->headers[i].name_len == sizeof(HTTP_ATTEMPT_HEADER) - 1 &&
+              !strncasecmp(req->headers[i].name, HTTP_ATTEMPT_HEADER, sizeof(HTTP_ATTEMPT_HEADER) - 1)))
+            return 1; /* the attempt number is not a knob: every crawler request carries it */
     return 0;
 }
 
@@ -152,8 +155,32 @@ static void server_timing(routes_reply_t *out) {
     out->headers_len += sizeof(name) - 1 + len;
 }
 
-static void route_api(const routes_env_t *env, const http_request_t *req, const char *id,
-                      size_t id_len, buf_t *body, routes_reply_t *out) {
+/* This request's 0-based attempt number for page: the one the client states in HTTP_ATTEMPT_HEADER
+ * (a resend of an attempt already seen is counted as such, and meets the same fault), or else the
+ * server's own count of the page's requests. A stated number that does not parse is a 400. */
+static int attempt_of(const routes_env_t *env, audit_counters_t *counters, const http_request_t *req,
+                      uint32_t page, uint32_t *attempt) {
+    const http_header_t *h = http_find_header(req->headers, req->num_headers, HTTP_ATTEMPT_HEADER);
+    if (!h) {
+        *attempt = audit_attempt(env->audit, page);
+        return 0;
+    }
+    char v[16];
+    long long n = -1;
+    if (h->value_len < sizeof(v)) {
+        memcpy(v, h->value, h->value_len);
+        v[h->value_len] = '\0';
+        n = parse_count(v, 1000000);
+    }
+    if (n < 1) return -1;
+    int resend;
+    *attempt = audit_stated_attempt(env->audit, page, (uint32_t)n, &resend);
+    if (resend) audit_count(&counters->resends, 1);
+    return 0;
+}
+
+static void route_api(const routes_env_t *env, audit_counters_t *counters, const http_request_t *req,
+                      const char *id, size_t id_len, buf_t *body, routes_reply_t *out) {
     char decoded[GRAPH_ID_MAX + 1], err[160];
     int64_t page;
     if (!memchr(id, '%', id_len)) { /* ids are URL-safe: decoding is for the odd client that escapes */
@@ -173,7 +200,11 @@ static void route_api(const routes_env_t *env, const http_request_t *req, const 
         return;
     }
     const server_config_t *cfg = env->cfg;
-    uint32_t attempt = audit_attempt(env->audit, (uint32_t)page);
+    uint32_t attempt;
+    if (attempt_of(env, counters, req, (uint32_t)page, &attempt) < 0) {
+        routes_error(400, "bad " HTTP_ATTEMPT_HEADER " (a count from 1)", body, out);
+        return;
+    }
     fault_kind_t f = fault_decide(&cfg->faults, cfg->seed, (uint32_t)page, attempt);
     if (k.fail_first >= 0) f = attempt < (uint64_t)k.fail_first ? cfg->faults.fail_with : FAULT_NONE;
     if (k.forced) f = k.fault;
@@ -285,9 +316,9 @@ static void route_stats(const routes_env_t *env, buf_t *body, routes_reply_t *ou
         buf_printf(body, "%s\"%s\":%llu", k > 1 ? "," : "", fault_name((fault_kind_t)k),
                    (unsigned long long)s.faults[k]);
     buf_printf(body, "},\"pages_served\":%llu,\"duplicate_fetches\":%llu,"
-               "\"pages_served_more_than_once\":%u,\"bytes_out\":%llu}}",
+               "\"pages_served_more_than_once\":%u,\"resends\":%llu,\"bytes_out\":%llu}}",
                (unsigned long long)s.distinct, (unsigned long long)s.duplicates, s.pages_more_than_once,
-               (unsigned long long)s.bytes_out);
+               (unsigned long long)s.resends, (unsigned long long)s.bytes_out);
 }
 
 static void route_metrics(const routes_env_t *env, buf_t *body, routes_reply_t *out) {
@@ -368,7 +399,7 @@ void routes_handle(const routes_env_t *env, audit_counters_t *counters, const ht
         return;
     }
     if (path_len > 5 && !memcmp(path, "/api/", 5))
-        route_api(env, req, path + 5, path_len - 5, body, out);
+        route_api(env, counters, req, path + 5, path_len - 5, body, out);
     else if (str_eq(path, path_len, "/graph/random")) route_random(env, body, out);
     else if (str_eq(path, path_len, "/graph/sample")) route_sample(env, req, body, out);
     else if (str_eq(path, path_len, "/graph/stats")) route_stats(env, body, out);

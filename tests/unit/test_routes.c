@@ -147,3 +147,22 @@ Test(routes, sample_random_stats_health) {
     r = route("GET", "/metrics", NULL, NULL);
     cr_assert_not_null(strstr(body.data, "crawlbench_graph_pages 500\n"), "%s", body.data);
 }
+
+/* A client that states its attempt numbers gets the fault of that attempt, whatever the server has
+ * counted, and a request stating a number already seen (a library's own resend) meets the same
+ * fault again and is counted as a resend. */
+Test(routes, a_stated_attempt_keys_the_fault_and_a_repeat_is_a_resend) {
+    char target[64];
+    cfg.faults.fail_first = 2;
+    cfg.faults.fail_with = FAULT_RESET;
+    snprintf(target, sizeof(target), "/api/%s", page_id(5));
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "1").fault, FAULT_RESET);
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "1").fault, FAULT_RESET, "the resend: same fault");
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "3").status, 200, "attempt 3 is past fail_first");
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "2").fault, FAULT_RESET, "late, but keyed");
+    audit_snapshot_t s;
+    audit_snapshot(audit, &s);
+    cr_assert_eq(s.resends, 2, "attempt 1 twice, and 2 after 3: %llu", (unsigned long long)s.resends);
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "0").status, 400);
+    cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "x1").status, 400);
+}
