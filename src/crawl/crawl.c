@@ -156,12 +156,14 @@ static void *progress_main(void *arg) {
     return NULL;
 }
 
+/* This process's peak resident set (the kernel's high-water mark, in KiB). */
 static uint64_t peak_rss_kb(void) {
-    struct rusage self, children;
+    struct rusage self;
     getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
-    return (uint64_t)(self.ru_maxrss > children.ru_maxrss ? self.ru_maxrss : children.ru_maxrss);
+    return (uint64_t)self.ru_maxrss;
 }
+
+void crawl_add_rss(crawl_t *c, uint64_t kb) { c->res->peak_rss_kb += kb; }
 
 /* Runs the engine between two clock readings, with the progress thread beside it when asked. */
 static int run_engine(const crawl_engine_t *e, crawl_t *c) {
@@ -219,7 +221,7 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     out->interrupted = crawl_stopping(&c);
     out->discovered = frontier_discovered(c.frontier);
     out->pages_per_s = out->elapsed_s > 0 ? (double)out->pages / out->elapsed_s : 0;
-    out->peak_rss_kb = peak_rss_kb();
+    out->peak_rss_kb += peak_rss_kb(); /* plus what the engine added for its worker processes */
     double latency_s = (double)hist_quantile(&out->latency, 0.5) / 1e6;
     out->ideal_s = ideal_crawl_s(c.frontier, cfg->concurrency, cfg->max_pages, latency_s);
     out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : 0;

@@ -48,6 +48,10 @@ int crawl_stopping(const crawl_t *c);
  * page_links_free), or -1 when the body is not a page. */
 int crawl_page_parse(const fetch_result_t *r, const char *id, size_t len, page_links_t *links);
 
+/* Adds kb to the crawl's peak RSS: for memory outside this process (a worker process's peak). The
+ * result's peak_rss_kb is this process's own peak plus everything added. */
+void crawl_add_rss(crawl_t *c, uint64_t kb);
+
 /* Records why the engine failed; its run() then returns -1. The first call's message is kept:
  * later failures are usually consequences of the first. */
 void crawl_fail(crawl_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -147,6 +147,20 @@ class Faults(unittest.TestCase):
                     self.assertEqual(res["failed"], 1, "only the start page was tried")
 
 
+class Memory(unittest.TestCase):
+    def test_processes_reports_the_coordinator_plus_every_worker(self):
+        # Each worker is a forked copy of the coordinator, so 8 of them hold at least several times
+        # what the coordinator alone holds (release build: 10.6 MiB alone, 41 MiB with 8 workers);
+        # the largest single process would be about 1x.
+        with Server("--seed", SEED, "--pages", 500) as s:
+            start = s.get_json("/graph/random")["page_id"]
+            seq, _ = crawl(s, "sequential", "--start", start)
+            s.reset()
+            procs, _ = crawl(s, "processes", "-c", 8, "--start", start)
+            self.assertGreater(procs["peak_rss_kb"], 3 * seq["peak_rss_kb"],
+                               "peak RSS of processes should add up its 8 workers")
+
+
 def children(pid):
     """The PIDs of a process's children (Linux: /proc/PID/task/*/children)."""
     kids = []

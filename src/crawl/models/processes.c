@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ typedef struct proc_worker {
     pid_t pid;
     int fd;       /* the coordinator's end of the socketpair; -1: no worker in this slot */
     int64_t page; /* the page it is fetching, -1 when idle */
+    uint64_t peak_kb; /* the highest peak RSS of the workers this slot has had (wait4 tells it) */
     buf_t in;     /* a result being reassembled from its packets */
 } proc_worker_t;
 
@@ -147,6 +149,14 @@ static int spawn(proc_coord_t *k, proc_worker_t *w) {
     return 0;
 }
 
+/* Waits for w's process to end and keeps its peak RSS: a slot's workers never overlap (a replacement
+ * is forked after its predecessor is reaped), so the slot's peak is the largest of theirs. */
+static void reap(proc_worker_t *w, int *status) {
+    struct rusage ru = {0};
+    while (wait4(w->pid, status, 0, &ru) < 0 && errno == EINTR) {}
+    if ((uint64_t)ru.ru_maxrss > w->peak_kb) w->peak_kb = (uint64_t)ru.ru_maxrss;
+}
+
 /* A worker is gone (EOF, a send that failed, a garbled result): requeue its page, reap it, and fork
  * a replacement unless it died of its own accord or the crawl is ending. */
 static void bury(proc_coord_t *k, proc_worker_t *w) {
@@ -155,7 +165,7 @@ static void bury(proc_coord_t *k, proc_worker_t *w) {
     close(w->fd);
     w->fd = -1;
     buf_clear(&w->in);
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
+    reap(w, &status);
     if (w->page >= 0) crawl_requeue(k->c, (uint32_t)w->page);
     w->page = -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_NO_FETCHER) {
@@ -277,8 +287,9 @@ static int processes_run(crawl_t *c) {
         proc_worker_t *w = &k.w[i];
         if (w->fd >= 0) {
             close(w->fd);
-            while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {}
+            reap(w, NULL);
         }
+        crawl_add_rss(c, w->peak_kb); /* workers of different slots run at the same time: they add up */
         buf_free(&w->in);
     }
     free(k.w);
