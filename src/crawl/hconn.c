@@ -309,16 +309,9 @@ int hconn_get(hconn_t *h, const char *id, size_t len, fetch_result_t *r) {
 
 /* ---- receiving ---- */
 
-/* Retry-After in delta-seconds, the only form the demo server sends (libcurl also reads HTTP
- * dates; a date here counts as none). */
+/* Retry-After, in seconds or as an HTTP date (the wall clock is right here: the date is one). */
 static uint64_t retry_after_of(const http_header_t *h) {
-    uint64_t s = 0;
-    if (!h || h->value_len == 0 || h->value_len > 9) return 0;
-    for (size_t i = 0; i < h->value_len; i++) {
-        if (h->value[i] < '0' || h->value[i] > '9') return 0;
-        s = s * 10 + (uint64_t)(h->value[i] - '0');
-    }
-    return s * 1000000u;
+    return h ? http_retry_after_us(h->value, h->value_len, time(NULL)) : 0;
 }
 
 /* Takes what the head says about the answer. Returns 0, or -1 after failing the attempt. */

@@ -475,3 +475,20 @@ const char *http_reason(int status) {
     default: return "Unknown";
     }
 }
+
+uint64_t http_retry_after_us(const char *v, size_t len, time_t now) {
+    char buf[40];
+    uint64_t s = 0;
+    size_t i = 0;
+    for (; i < len && i < 10 && v[i] >= '0' && v[i] <= '9'; i++) s = s * 10 + (uint64_t)(v[i] - '0');
+    if (i == len && len > 0 && len <= 9) return (s < HTTP_RETRY_AFTER_MAX_S ? s : HTTP_RETRY_AFTER_MAX_S) * 1000000u;
+    if (len != 29 || len >= sizeof(buf)) return 0; /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    struct tm tm = {0};
+    const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end) return 0;
+    time_t at = timegm(&tm);
+    if (at <= now) return 0;
+    return ((uint64_t)(at - now) < HTTP_RETRY_AFTER_MAX_S ? (uint64_t)(at - now) : HTTP_RETRY_AFTER_MAX_S) * 1000000u;
+}

@@ -8,6 +8,7 @@
 #define CRAWLBENCH_HTTP_H
 
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #define HTTP_INCOMPLETE        (-2)
@@ -73,6 +74,14 @@ int http_query_param(const char *target, size_t len, const char *name, const cha
 /* Percent-decodes src into dst (capacity dst_cap, NUL-terminated). Returns the decoded length, or
  * -1 on a malformed escape, an encoded NUL, or when it does not fit. '+' is left as is. */
 long http_percent_decode(const char *src, size_t len, char *dst, size_t dst_cap);
+
+/* Retry-After's value in microseconds from now (wall-clock seconds since the epoch, as HTTP dates
+ * are): delta-seconds ("120"), or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"; a date in the
+ * past is 0). 0 for anything else: the obsolete RFC 850 and asctime forms are not read. At most
+ * HTTP_RETRY_AFTER_MAX_S: a server that asks a crawler to wait longer than a day is not heeded
+ * beyond it. */
+#define HTTP_RETRY_AFTER_MAX_S 86400u
+uint64_t http_retry_after_us(const char *v, size_t len, time_t now);
 
 /* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *http_reason(int status);

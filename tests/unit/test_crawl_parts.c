@@ -1,5 +1,7 @@
 /* The parts every crawler shares: frontier (dedup, FIFO, cap, requeue), histogram quantiles, page
  * parsing and link validation, and the ideal-time simulation on graphs small enough to do by hand. */
+#include "base/rng.h"
+#include "crawl/fetch.h"
 #include "crawl/frontier.h"
 #include "crawl/hist.h"
 #include "crawl/ideal.h"
@@ -136,4 +138,66 @@ Test(ideal, chain_star_and_cap) {
     cr_assert_float_eq(ideal_crawl_s(f, 1, UINT64_MAX, 0.5), 5.5, 1e-9);
     cr_assert_float_eq(ideal_crawl_s(f, 5, 6, 0.5), 1.0, 1e-9, "a cap of 6 pages: root plus one round");
     frontier_free(f);
+}
+
+/* The retry policy as a unit: the ceiling doubles from --backoff up to --backoff-max, the jitter stays
+ * within [0, ceiling] and covers it, Retry-After raises the wait only for 429 and 503, and the same
+ * crawl seed and worker give the same waits. */
+Test(retry, backoff_doubles_to_its_cap_with_jitter_in_range) {
+    fetch_opts_t o = {.backoff_us = 100000, .backoff_max_us = 1000000, .max_attempts = 10};
+    fetch_result_t r = {.outcome = FETCH_HTTP, .http_status = 500};
+    rng_t rng;
+    rng_seed(&rng, 1);
+    for (uint32_t attempt = 2; attempt <= 9; attempt++) {
+        uint64_t ceiling = o.backoff_us << (attempt - 2);
+        if (ceiling > o.backoff_max_us) ceiling = o.backoff_max_us;
+        cr_assert_eq(fetch_backoff_us(&o, attempt, &r, ceiling), ceiling, "attempt %u: top of the range", attempt);
+        cr_assert_eq(fetch_backoff_us(&o, attempt, &r, ceiling + 1), 0, "attempt %u: bottom", attempt);
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (int i = 0; i < 2000; i++) {
+            uint64_t d = fetch_backoff_us(&o, attempt, &r, rng_next(&rng));
+            cr_assert_leq(d, ceiling);
+            lo = d < lo ? d : lo, hi = d > hi ? d : hi;
+        }
+        cr_assert(lo < ceiling / 10 && hi > ceiling - ceiling / 10, "attempt %u: jitter %llu..%llu of %llu",
+                  attempt, (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)ceiling);
+    }
+}
+
+Test(retry, retry_after_is_honoured_for_429_and_503_only) {
+    fetch_opts_t o = {.backoff_us = 1000, .backoff_max_us = 10000, .max_attempts = 4};
+    fetch_result_t r = {.outcome = FETCH_HTTP, .retry_after_us = 3000000};
+    for (int status = 500; status <= 504; status++) {
+        r.http_status = status;
+        uint64_t d = fetch_backoff_us(&o, 2, &r, 123456789);
+        if (status == 503) cr_assert_eq(d, 3000000);
+        else cr_assert_leq(d, 1000, "%d must not wait for Retry-After", status);
+    }
+    r.http_status = 429;
+    cr_assert_eq(fetch_backoff_us(&o, 2, &r, 0), 3000000);
+    r.retry_after_us = 10; /* shorter than the backoff drawn: the backoff stands */
+    cr_assert_eq(fetch_backoff_us(&o, 2, &r, 700), 700);
+}
+
+Test(retry, what_is_retried_and_reproducible_seeds) {
+    fetch_result_t r = {.outcome = FETCH_HTTP};
+    static const int again[] = {500, 502, 503, 504, 429, 408}, never[] = {400, 403, 404, 410};
+    for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++) {
+        r.http_status = again[i];
+        cr_assert(fetch_retryable(&r), "%d", again[i]);
+    }
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        r.http_status = never[i];
+        cr_assert_not(fetch_retryable(&r), "%d", never[i]);
+    }
+    fetch_outcome_t transient[] = {FETCH_TIMEOUT, FETCH_RESET, FETCH_TRUNCATED, FETCH_CONNECT};
+    for (size_t i = 0; i < 4; i++) {
+        r.outcome = transient[i];
+        cr_assert(fetch_retryable(&r));
+    }
+    r.outcome = FETCH_OK;
+    cr_assert_not(fetch_retryable(&r));
+    cr_assert_eq(fetch_jitter_seed(7, 3), fetch_jitter_seed(7, 3));
+    cr_assert_neq(fetch_jitter_seed(7, 3), fetch_jitter_seed(7, 4));
+    cr_assert_neq(fetch_jitter_seed(7, 3), fetch_jitter_seed(8, 3));
 }

@@ -3,6 +3,7 @@
  * a byte at a time, interim 100s, resets, closes, truncations, silence. One line per case with the
  * outcome, status, tally and body it must end in; the callback must run exactly once per attempt. */
 #include "crawl/hconn.h"
+#include "http/http.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -198,7 +199,7 @@ static const hconn_case_t cases[] = {
     {"429 with Retry-After 0",
      ANSWER({S_SEND, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"}),
      FETCH_HTTP, 429, TALLY_429, "", 0},
-    {"Retry-After as a date counts as none",
+    {"Retry-After as a date in the past is none",
      ANSWER({S_SEND, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n"
                      "Content-Length: 0\r\n\r\n"}),
      FETCH_HTTP, 429, TALLY_429, "", 0},
@@ -265,7 +266,8 @@ ParameterizedTest(size_t *idx, hconn, attempt, .timeout = 10) {
                   "%s: body '%.*s', want '%s'", k->name, (int)c.r.body.len, c.r.body.data, k->body);
     if (k->outcome != FETCH_OK && k->outcome != FETCH_HTTP)
         cr_assert_neq(c.r.error[0], '\0', "%s: no error message", k->name);
-    snprintf(want_req, sizeof(want_req), "GET /api/abc HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", s.port);
+    snprintf(want_req, sizeof(want_req), "GET /api/abc HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" HTTP_ATTEMPT_HEADER ": 1\r\n\r\n",
+             s.port);
     client_close(&c); /* before joining: a draining server waits for the client to close */
     srv_stop(&s);
     cr_assert_str_eq(s.request, want_req, "%s: the request sent", k->name);

@@ -650,3 +650,27 @@ Test(http, reason) {
     cr_assert_str_eq(http_reason(999), "Unknown");
     cr_assert_str_eq(http_reason(-1), "Unknown");
 }
+
+Test(http, retry_after_in_seconds_and_as_a_date) {
+    time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+    static const struct {
+        const char *in;
+        uint64_t us;
+    } cases[] = {
+        {"0", 0},
+        {"3", 3000000},
+        {"120", 120000000},
+        {"Tue, 14 Nov 2023 22:13:27 GMT", 7000000},  /* 7 s from now */
+        {"Tue, 14 Nov 2023 22:13:20 GMT", 0},        /* now */
+        {"Wed, 21 Oct 2015 07:28:00 GMT", 0},        /* the past */
+        {"-1", 0}, {"1.5", 0}, {"", 0}, {"9999999999", 0}, /* not delta-seconds */
+        {"999999999", 86400000000ull}, {"Fri, 31 Dec 9999 23:59:59 GMT", 86400000000ull}, /* capped: a day */
+        {"Tue, 14 Nov 2023 22:13:27 UTC", 0},        /* not an IMF-fixdate */
+        {"Tuesday, 14-Nov-23 22:13:27 GMT", 0},      /* RFC 850: obsolete, not read */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t got = http_retry_after_us(cases[i].in, strlen(cases[i].in), now);
+        cr_assert_eq(got, cases[i].us, "'%s': %llu us, want %llu", cases[i].in, (unsigned long long)got,
+                     (unsigned long long)cases[i].us);
+    }
+}
