@@ -202,7 +202,9 @@ static int html_chart(FILE *f, const compare_report_t *r) {
 
 static void html_ideal(FILE *f) {
     fputs("<h2>What &#8220;&#215; ideal&#8221; means</h2>\n<p>Each crawl is replayed in a simulation with "
-          "zero CPU cost: every request takes exactly the median latency the crawler measured, at most as "
+          "zero client CPU: every page holds one of the model's slots for exactly the time the server says "
+          "it spent on the page's attempts (its <code>Server-Timing</code> header, which the client "
+          "cannot move) plus the waits the retry policy imposed, at most as "
           "many requests are in flight as the model was allowed, and a page becomes fetchable only when a "
           "page linking to it has been fetched. <strong>&#215; ideal</strong> is the measured time over that "
           "simulated time: 1.00&#215; would be a perfect crawler, 1.50&#215; spends half as long again as "

@@ -38,7 +38,8 @@ void compare_print_table(FILE *f, const compare_report_t *r) {
         if (!warned++) fprintf(f, "\nwarnings (a figure with these is less trustworthy):\n");
         fprintf(f, "  %s c=%u: %s\n", c->model, c->concurrency, c->warning);
     }
-    fprintf(f, "\n'x ideal': time over the same crawl simulated with zero CPU cost at the measured median latency.\n");
+    fprintf(f, "\n'x ideal': time over the same crawl replayed with zero client CPU at the server's own times "
+               "(Server-Timing) and the retry waits.\n");
 }
 
 static void num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }

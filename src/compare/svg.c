@@ -230,8 +230,8 @@ static void bars_legend(FILE *f, int y) {
     fprintf(f,
             "<rect x=\"%d\" y=\"%d\" width=\"22\" height=\"12\" fill=\"#6e7781\" "
             "fill-opacity=\"0.16\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#6e7781\" "
-            "stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n<text x=\"%d\" y=\"%d\">ideal: zero CPU cost at "
-            "the measured latency</text>\n</g>\n",
+            "stroke-width=\"2\" stroke-dasharray=\"3 2\"/>\n<text x=\"%d\" y=\"%d\">ideal: zero client CPU, "
+            "the server's own times</text>\n</g>\n",
             BAR_X0 + 318, y - 10, BAR_X0 + 340, y - 11, BAR_X0 + 340, y + 3, BAR_X0 + 346, y);
 }
 

@@ -24,6 +24,9 @@ struct crawl {
     uint32_t *links_tmp; /* page numbers of one page's links, reused */
     uint32_t links_cap;
     uint64_t order_cap;
+    uint64_t *cost_us;   /* per page: server-side time plus retry waits, for the ideal */
+    uint32_t cost_cap;
+    uint64_t untimed;    /* answers without Server-Timing: the ideal is then unknown */
     /* Published for the progress thread, which reads them without the engine's lock. */
     _Atomic uint64_t shown_done, shown_waiting;
     _Atomic uint32_t shown_in_flight;
@@ -105,8 +108,24 @@ static void record_order(crawl_t *c, uint32_t page) {
     res->order[res->norder++] = page;
 }
 
+/* Keeps what page cost that no client could have saved (ideal.h). */
+static void record_cost(crawl_t *c, uint32_t page, const fetch_result_t *r) {
+    if (page >= c->cost_cap) {
+        uint32_t cap = c->cost_cap ? c->cost_cap : 1024;
+        while (cap <= page) cap *= 2;
+        uint64_t *p = realloc(c->cost_us, cap * sizeof(*p));
+        if (!p) return crawl_fail(c, "out of memory");
+        for (uint32_t i = c->cost_cap; i < cap; i++) p[i] = 0;
+        c->cost_us = p;
+        c->cost_cap = cap;
+    }
+    c->cost_us[page] = r->server_us + r->waited_us;
+    c->untimed += r->untimed;
+}
+
 void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
     crawl_result_t *res = c->res;
+    record_cost(c, page, r);
     if (page == 0) res->start_outcome = r->outcome, res->start_status = r->http_status; /* the start page */
     for (int t = 0; t < FETCH_TALLIES; t++) res->tally[t] += r->tally[t];
     res->requests += r->attempts;
@@ -189,6 +208,22 @@ static int run_engine(const crawl_engine_t *e, crawl_t *c) {
     return rc;
 }
 
+/* The replay with zero client CPU (ideal.h), or unknown (-1) when the server did not say how long it
+ * took: a guessed ideal would flatter or shame a model for nothing it did. */
+static void ideal(crawl_t *c, crawl_result_t *out) {
+    uint32_t n = frontier_discovered(c->frontier);
+    out->ideal_s = out->over_ideal = -1;
+    if (c->untimed) return;
+    if (n > c->cost_cap) { /* pages discovered but never fetched cost nothing */
+        uint64_t *p = realloc(c->cost_us, (size_t)n * sizeof(*p));
+        if (!p) return;
+        for (uint32_t i = c->cost_cap; i < n; i++) p[i] = 0;
+        c->cost_us = p, c->cost_cap = n;
+    }
+    out->ideal_s = ideal_crawl_s(c->frontier, c->cfg->concurrency, c->cfg->max_pages, c->cost_us);
+    out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : -1;
+}
+
 int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     const crawl_engine_t *e = cfg->engine;
     crawl_t c = {.cfg = cfg, .res = out};
@@ -215,6 +250,7 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     int rc = run_engine(e, &c);
     free(c.links_tmp);
     if (rc < 0 || c.err[0]) {
+        free(c.cost_us);
         snprintf(err, CRAWL_ERR_LEN, "%.20s: %.200s", e->name, c.err[0] ? c.err : "failed");
         return -1;
     }
@@ -222,9 +258,8 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     out->discovered = frontier_discovered(c.frontier);
     out->pages_per_s = out->elapsed_s > 0 ? (double)out->pages / out->elapsed_s : 0;
     out->peak_rss_kb += peak_rss_kb(); /* plus what the engine added for its worker processes */
-    double latency_s = (double)hist_quantile(&out->latency, 0.5) / 1e6;
-    out->ideal_s = ideal_crawl_s(c.frontier, cfg->concurrency, cfg->max_pages, latency_s);
-    out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : 0;
+    ideal(&c, out);
+    free(c.cost_us);
     return 0;
 }
 

@@ -47,8 +47,8 @@ typedef struct crawl_result {
     hist_t latency;          /* us, successful attempts, wire time */
     uint32_t peak_in_flight;
     uint64_t peak_rss_kb;
-    double ideal_s;          /* the same crawl with zero CPU cost (see ideal.c) */
-    double over_ideal;       /* elapsed_s / ideal_s */
+    double ideal_s;          /* the same crawl with zero client CPU (ideal.h); -1: unknown */
+    double over_ideal;       /* elapsed_s / ideal_s; -1: unknown */
     int interrupted;         /* stopped early by a signal */
     fetch_outcome_t start_outcome; /* how the start page's fetch ended, and its HTTP status */
     int start_status;

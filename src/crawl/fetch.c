@@ -28,6 +28,20 @@ const char *fetch_tally_name(fetch_tally_t t) { return t < FETCH_TALLIES ? tally
 void fetch_result_reset(fetch_result_t *r) {
     memset(r->tally, 0, sizeof(r->tally));
     r->attempts = 0;
+    r->server_us = r->waited_us = 0;
+    r->untimed = 0;
+}
+
+uint64_t fetch_retry_wait_us(const fetch_opts_t *o, fetch_result_t *r, uint64_t rnd) {
+    uint64_t us = fetch_backoff_us(o, r->attempts + 1, r, rnd);
+    r->waited_us += us;
+    return us;
+}
+
+void fetch_count_server_time(uint64_t timeout_us, fetch_result_t *r, int has_timing, uint64_t timing_us) {
+    if (has_timing) r->server_us += timing_us;
+    else if (r->outcome == FETCH_TIMEOUT) r->server_us += timeout_us; /* a hang: no client waits less */
+    else if (r->http_status) r->untimed++; /* an answer without it: the ideal cannot be known */
 }
 
 static fetch_tally_t tally_of(const fetch_result_t *r) { /* the finer kind of an attempt's end */
@@ -141,7 +155,14 @@ int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len
     return curl_easy_setopt(easy, CURLOPT_URL, url) ? -1 : 0;
 }
 
-void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r) {
+/* The server-side time libcurl's transfer was told (Server-Timing), if it was. */
+static int easy_server_timing(CURL *easy, uint64_t *us) {
+    struct curl_header *h;
+    if (curl_easy_header(easy, "Server-Timing", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return 0;
+    return http_server_timing_us(h->value, strlen(h->value), us) == 0;
+}
+
+void fetch_classify(CURL *easy, const fetch_opts_t *o, CURLcode rc, fetch_result_t *r) {
     long status = 0;
     curl_off_t us = 0, retry_after = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
@@ -161,6 +182,9 @@ void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r) {
     default: r->outcome = FETCH_ERROR; break;
     }
     if (!r->error[0] && rc != CURLE_OK) snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+    uint64_t timing = 0;
+    int has_timing = r->http_status && easy_server_timing(easy, &timing);
+    fetch_count_server_time(o->timeout_us, r, has_timing, timing);
     fetch_count(r);
 }
 
@@ -233,9 +257,9 @@ const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, atom
             snprintf(r->error, sizeof(r->error), "page id too long for a URL");
             return r;
         }
-        fetch_classify(f->easy, curl_easy_perform(f->easy), r);
+        fetch_classify(f->easy, &f->opts, curl_easy_perform(f->easy), r);
         if (!fetch_retryable(r) || attempt >= f->opts.max_attempts || (stop && *stop)) return r;
-        sleep_us(fetch_backoff_us(&f->opts, attempt + 1, r, rng_next(&f->rng)), stop);
+        sleep_us(fetch_retry_wait_us(&f->opts, r, rng_next(&f->rng)), stop);
         if (stop && *stop) return r; /* stopped during the wait: the page keeps its last answer */
     }
 }

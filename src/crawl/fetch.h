@@ -52,6 +52,11 @@ typedef struct fetch_result {
     uint64_t retry_after_us; /* the server's Retry-After, 0 when none */
     uint64_t latency_us;     /* of the last attempt */
     uint32_t attempts;
+    /* What the page cost that no client could have saved, for the ideal (ideal.c): the server-side
+     * time of its attempts (Server-Timing; a hang: the whole timeout), and the waits the retry
+     * policy imposed between them. untimed: answers that carried no Server-Timing. */
+    uint64_t server_us, waited_us;
+    uint32_t untimed;
     buf_t body;              /* the last attempt's body */
     char error[CURL_ERROR_SIZE];
     /* private: the attempt-number header of the next attempt (HTTP_ATTEMPT_HEADER), as the one-line
@@ -83,7 +88,7 @@ int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len
 const char *fetch_attempt_line(fetch_result_t *r);
 /* Fills r's outcome, status, Retry-After and latency from a finished transfer, and counts the
  * attempt in r->tally. */
-void fetch_classify(CURL *easy, CURLcode rc, fetch_result_t *r);
+void fetch_classify(CURL *easy, const fetch_opts_t *o, CURLcode rc, fetch_result_t *r);
 
 /* Counts a finished attempt whose outcome and status are set: r->attempts and r->tally. For
  * engines with their own HTTP client; fetch_classify() calls it for libcurl transfers. */
@@ -92,6 +97,12 @@ void fetch_count(fetch_result_t *r);
 /* Whether another attempt may succeed: 5xx, 429, 408, timeouts, resets, truncated bodies, refused
  * connections. A 404 or a 400 will not change. */
 int fetch_retryable(const fetch_result_t *r);
+/* The wait before r's next attempt (fetch_backoff_us for attempt r->attempts + 1), counted in
+ * r->waited_us: what every engine calls before it sleeps. */
+uint64_t fetch_retry_wait_us(const fetch_opts_t *o, fetch_result_t *r, uint64_t rnd);
+/* Counts an attempt's server-side time into r: the Server-Timing value (has_timing) of an answer,
+ * the timeout of a hung attempt; fetch_classify() calls it, our own client too. */
+void fetch_count_server_time(uint64_t timeout_us, fetch_result_t *r, int has_timing, uint64_t timing_us);
 /* Delay before attempt number `attempt` (2 for the first retry): exponential backoff with full
  * jitter (random in [0, base * 2^(attempt-2)], capped), and never less than a 429/503's
  * Retry-After. rnd: 64 random bits. */

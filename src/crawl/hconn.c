@@ -44,6 +44,8 @@ struct hconn {
     loop_t *loop;
     const hconn_target_t *target;
     uint64_t timeout_us;
+    int has_timing;      /* the answer stated its server-side time (Server-Timing) ... */
+    uint64_t timing_us;  /* ... this long */
     hconn_done_fn *cb;
     void *data;
     int fd; /* -1 when closed */
@@ -159,6 +161,7 @@ static void deliver(hconn_t *h) {
     fetch_result_t *r = h->r;
     loop_timer_stop(h->loop, &h->timer);
     r->latency_us = clock_now_us() - h->started_us;
+    fetch_count_server_time(h->timeout_us, r, h->has_timing, h->timing_us);
     fetch_count(r);
     h->r = NULL;
     h->state = HCONN_IDLE;
@@ -274,6 +277,7 @@ int hconn_get(hconn_t *h, const char *id, size_t len, fetch_result_t *r) {
     const char *what = "send";
     clear_result(r);
     h->r = r;
+    h->has_timing = 0;
     h->started_us = clock_now_us();
     buf_clear(&h->out);
     h->out_off = 0;
@@ -328,6 +332,8 @@ static int take_head(hconn_t *h, const http_response_t *res, size_t head_len) {
     h->keep_alive =
         cl != HCONN_BODY_TO_EOF && http_keep_alive(res->minor_version, res->headers, res->num_headers);
     h->r->retry_after_us = retry_after_of(http_find_header(res->headers, res->num_headers, "Retry-After"));
+    const http_header_t *st = http_find_header(res->headers, res->num_headers, "Server-Timing");
+    h->has_timing = st && http_server_timing_us(st->value, st->value_len, &h->timing_us) == 0;
     return 0;
 }
 

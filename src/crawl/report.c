@@ -30,8 +30,11 @@ void crawl_print_table(FILE *f, const crawl_result_t *r) {
             (double)r->bytes / 1024.0);
     fprintf(f, "latency      p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(hist_quantile(h, 0.5)),
             ms(hist_quantile(h, 0.9)), ms(hist_quantile(h, 0.99)), ms(h->max));
-    fprintf(f, "ideal        %.3f s (zero CPU cost at the median latency): %.2fx of ideal\n", r->ideal_s,
-            r->over_ideal);
+    if (r->ideal_s < 0)
+        fprintf(f, "ideal        unknown (the server does not say its own time: no Server-Timing)\n");
+    else
+        fprintf(f, "ideal        %.3f s (zero client CPU, the server's own times): %.2fx of ideal\n", r->ideal_s,
+                r->over_ideal);
     fprintf(f, "peak         %u in flight, %.1f MiB RSS\n", r->peak_in_flight, (double)r->peak_rss_kb / 1024.0);
 }
 
@@ -69,8 +72,13 @@ void crawl_print_json(FILE *f, const crawl_result_t *r) {
     cJSON_AddItemToObject(o, "latency_ms", latency_json(&r->latency));
     num(o, "peak_in_flight", r->peak_in_flight);
     num(o, "peak_rss_kb", (double)r->peak_rss_kb);
-    num(o, "ideal_s", r->ideal_s);
-    num(o, "over_ideal", r->over_ideal);
+    if (r->ideal_s < 0) { /* unknown, not guessed */
+        cJSON_AddNullToObject(o, "ideal_s");
+        cJSON_AddNullToObject(o, "over_ideal");
+    } else {
+        num(o, "ideal_s", r->ideal_s);
+        num(o, "over_ideal", r->over_ideal);
+    }
     cJSON_AddBoolToObject(o, "interrupted", r->interrupted);
     char *text = cJSON_PrintUnformatted(o);
     fprintf(f, "%s\n", text ? text : "{}");

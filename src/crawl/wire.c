@@ -11,13 +11,14 @@
 typedef struct wire_hdr {
     uint32_t page, outcome, attempts, tally[FETCH_TALLIES];
     int32_t http_status;
-    uint64_t latency_us, body_len;
-    uint32_t parsed, nlinks, invalid;
+    uint64_t latency_us, body_len, server_us, waited_us;
+    uint32_t untimed, parsed, nlinks, invalid;
 } wire_hdr_t;
 
 int wire_encode(buf_t *out, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
     wire_hdr_t h = {.page = page, .outcome = r->outcome, .attempts = r->attempts, .http_status = r->http_status,
-                    .latency_us = r->latency_us, .body_len = r->body.len, .parsed = links != NULL,
+                    .latency_us = r->latency_us, .body_len = r->body.len, .server_us = r->server_us,
+                    .waited_us = r->waited_us, .untimed = r->untimed, .parsed = links != NULL,
                     .nlinks = links ? links->n : 0, .invalid = links ? links->invalid : 0};
     memcpy(h.tally, r->tally, sizeof(h.tally));
     buf_clear(out);
@@ -49,7 +50,8 @@ int wire_decode(const buf_t *msg, uint32_t *page, fetch_result_t *r, int *parsed
     }
     if (p != end) goto fail;
     *r = (fetch_result_t){.outcome = (fetch_outcome_t)h.outcome, .http_status = h.http_status,
-                          .attempts = h.attempts, .latency_us = h.latency_us};
+                          .attempts = h.attempts, .latency_us = h.latency_us, .server_us = h.server_us,
+                          .waited_us = h.waited_us, .untimed = h.untimed};
     memcpy(r->tally, h.tally, sizeof(r->tally));
     r->body.len = h.body_len; /* the bytes stayed with the sender; crawl_done reads only the length */
     *page = h.page;

@@ -492,3 +492,19 @@ uint64_t http_retry_after_us(const char *v, size_t len, time_t now) {
     if (at <= now) return 0;
     return ((uint64_t)(at - now) < HTTP_RETRY_AFTER_MAX_S ? (uint64_t)(at - now) : HTTP_RETRY_AFTER_MAX_S) * 1000000u;
 }
+
+int http_server_timing_us(const char *v, size_t len, uint64_t *us) {
+    for (size_t i = 0; i + 4 <= len; i++) {
+        if (memcmp(v + i, "dur=", 4) != 0) continue;
+        uint64_t whole = 0, frac = 0, scale = 1000; /* ms to us: three decimals count */
+        size_t j = i + 4, digits = 0;
+        for (; j < len && v[j] >= '0' && v[j] <= '9' && digits < 12; j++, digits++) whole = whole * 10 + (uint64_t)(v[j] - '0');
+        if (!digits) return -1;
+        if (j < len && v[j] == '.')
+            for (j++; j < len && v[j] >= '0' && v[j] <= '9'; j++)
+                if (scale > 1) scale /= 10, frac += (uint64_t)(v[j] - '0') * scale;
+        *us = whole * 1000 + frac;
+        return 0;
+    }
+    return -1;
+}

@@ -83,6 +83,10 @@ long http_percent_decode(const char *src, size_t len, char *dst, size_t dst_cap)
 #define HTTP_RETRY_AFTER_MAX_S 86400u
 uint64_t http_retry_after_us(const char *v, size_t len, time_t now);
 
+/* The server-side time a Server-Timing header value states ("delay;dur=12.345": milliseconds, the
+ * first dur= of the value), in microseconds. 0 with *us set, or -1 when there is none. */
+int http_server_timing_us(const char *v, size_t len, uint64_t *us);
+
 /* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *http_reason(int status);
 

@@ -147,6 +147,55 @@ class Faults(unittest.TestCase):
                     self.assertEqual(res["failed"], 1, "only the start page was tried")
 
 
+class Ideal(unittest.TestCase):
+    """The ideal replays the crawl at the server's own times (Server-Timing) plus the retry waits."""
+
+    def test_the_ideal_is_the_servers_time_not_the_clients(self):
+        with Server("--seed", SEED, "--pages", 300, "--latency", "20ms") as s:
+            res, _ = crawl(s, "sequential", "--max-pages", 50)
+            self.assertAlmostEqual(res["ideal_s"], 50 * 0.020, delta=1e-6)
+            self.assertGreaterEqual(res["over_ideal"], 1.0)
+
+    def test_retry_waits_are_part_of_the_ideal(self):
+        with Server("--seed", SEED, "--pages", 300, "--fail-first", 1, "--retry-after", 1) as s:
+            res, _ = crawl(s, "threads", "-c", 1, "--max-pages", 3)
+            self.assertEqual((res["pages"], res["retries"]), (3, 3))
+            self.assertAlmostEqual(res["ideal_s"], 3.0, delta=1e-6)  # three Retry-After waits, no delay
+            self.assertGreaterEqual(res["elapsed_s"], 3.0)
+
+    def test_without_server_timing_the_ideal_is_unknown(self):
+        import http.server
+        import threading
+
+        class Pages(http.server.BaseHTTPRequestHandler):  # a two-page graph, no Server-Timing
+            def do_GET(self):
+                pid = "a" if self.path == "/graph/random" else self.path.rsplit("/", 1)[-1]
+                body = json.dumps({"page_id": pid, "links": ["/api/b"] if pid == "a" else []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            rc, out, err = run_cli("crawl", "http://127.0.0.1:%d" % srv.server_address[1], "--json", "--no-progress")
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        self.assertEqual(rc, 0, err)
+        res = json.loads(out)
+        jsonschema.validate(res, SCHEMA)
+        self.assertEqual(res["pages"], 2)
+        self.assertIsNone(res["ideal_s"])
+        self.assertIsNone(res["over_ideal"])
+
+
 class Memory(unittest.TestCase):
     def test_processes_reports_the_coordinator_plus_every_worker(self):
         # Each worker is a forked copy of the coordinator, so 8 of them hold at least several times

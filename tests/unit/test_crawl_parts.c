@@ -119,13 +119,20 @@ static frontier_t *graph_of(uint32_t n, const uint32_t *const *links, const uint
     return f;
 }
 
+/* n pages each costing us. */
+static const uint64_t *costs(uint32_t n, uint64_t us) {
+    static uint64_t c[64];
+    for (uint32_t i = 0; i < n; i++) c[i] = us;
+    return c;
+}
+
 Test(ideal, chain_star_and_cap) {
     /* chain 0 -> 1 -> 2: three fetches one after another, whatever the concurrency */
     static const uint32_t l0[] = {1}, l1[] = {2};
     const uint32_t *chain[] = {l0, l1, NULL};
     const uint32_t chain_n[] = {1, 1, 0};
     frontier_t *f = graph_of(3, chain, chain_n);
-    cr_assert_float_eq(ideal_crawl_s(f, 10, UINT64_MAX, 1.0), 3.0, 1e-9);
+    cr_assert_float_eq(ideal_crawl_s(f, 10, UINT64_MAX, costs(3, 1000000)), 3.0, 1e-9);
     frontier_free(f);
 
     /* star: 0 links to 1..10; with 5 slots the ten leaves take two rounds after the root */
@@ -133,10 +140,25 @@ Test(ideal, chain_star_and_cap) {
     const uint32_t *star[11] = {leaves};
     uint32_t star_n[11] = {10};
     f = graph_of(11, star, star_n);
-    cr_assert_float_eq(ideal_crawl_s(f, 5, UINT64_MAX, 0.5), 1.5, 1e-9);
-    cr_assert_float_eq(ideal_crawl_s(f, 10, UINT64_MAX, 0.5), 1.0, 1e-9);
-    cr_assert_float_eq(ideal_crawl_s(f, 1, UINT64_MAX, 0.5), 5.5, 1e-9);
-    cr_assert_float_eq(ideal_crawl_s(f, 5, 6, 0.5), 1.0, 1e-9, "a cap of 6 pages: root plus one round");
+    cr_assert_float_eq(ideal_crawl_s(f, 5, UINT64_MAX, costs(11, 500000)), 1.5, 1e-9);
+    cr_assert_float_eq(ideal_crawl_s(f, 10, UINT64_MAX, costs(11, 500000)), 1.0, 1e-9);
+    cr_assert_float_eq(ideal_crawl_s(f, 1, UINT64_MAX, costs(11, 500000)), 5.5, 1e-9);
+    cr_assert_float_eq(ideal_crawl_s(f, 5, 6, costs(11, 500000)), 1.0, 1e-9, "a cap of 6 pages: root plus one round");
+    frontier_free(f);
+}
+
+/* Pages of different costs (lognormal latency, retries): a slot frees as soon as its page is done,
+ * not when the round is; a page that waited out retries holds its slot for them. */
+Test(ideal, each_page_holds_a_slot_for_its_own_cost) {
+    static const uint32_t leaves[] = {1, 2, 3};
+    const uint32_t *star[4] = {leaves};
+    uint32_t star_n[4] = {3};
+    frontier_t *f = graph_of(4, star, star_n);
+    uint64_t c[4] = {100000, 3000000, 1000000, 1000000}; /* root 0.1 s; leaf 1 is slow (retried) */
+    /* 2 slots: leaves 1 and 2 start at 0.1; 2 ends at 1.1 and 3 runs to 2.1; 1 ends at 3.1 */
+    cr_assert_float_eq(ideal_crawl_s(f, 2, UINT64_MAX, c), 3.1, 1e-9);
+    /* 1 slot: one after another */
+    cr_assert_float_eq(ideal_crawl_s(f, 1, UINT64_MAX, c), 5.1, 1e-9);
     frontier_free(f);
 }
 

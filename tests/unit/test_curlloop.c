@@ -434,7 +434,7 @@ static void fetch_pages(void *arg) {
         cr_assert_eq(fetch_easy_url(f->easy, &o, id, len, &f->r), 0);
         cr_assert_eq(curlloop_add(f->cl, f->easy), 0);
         cr_assert_eq(coro_park(s, undo_transfer, f), 0);
-        fetch_classify(f->easy, f->rc, &f->r);
+        fetch_classify(f->easy, &o, f->rc, &f->r);
         cr_assert_eq(f->r.outcome, FETCH_OK, "%s", f->r.error);
         int rc = page_parse(f->r.body.data, f->r.body.len, id, len, &links, why, sizeof(why));
         cr_assert_eq(rc, 0, "%s", why);

@@ -674,3 +674,21 @@ Test(http, retry_after_in_seconds_and_as_a_date) {
                      (unsigned long long)cases[i].us);
     }
 }
+
+Test(http, server_timing_duration) {
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t us;
+    } cases[] = {
+        {"delay;dur=12.345", 0, 12345}, {"delay;dur=50", 0, 50000},     {"db;dur=0.5, app;dur=2", 0, 500},
+        {"delay;dur=1.23456", 0, 1234}, {"delay", -1, 0},                {"delay;dur=", -1, 0},
+        {"delay;dur=x", -1, 0},         {"", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t us = 0;
+        int rc = http_server_timing_us(cases[i].in, strlen(cases[i].in), &us);
+        cr_assert_eq(rc, cases[i].rc, "'%s'", cases[i].in);
+        if (rc == 0) cr_assert_eq(us, cases[i].us, "'%s': %llu us", cases[i].in, (unsigned long long)us);
+    }
+}

@@ -110,10 +110,10 @@ static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
     async_t *a = data;
     async_slot_t *s;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
-    fetch_classify(easy, rc, &s->r);
+    fetch_classify(easy, a->opts, rc, &s->r);
     if (!fetch_retryable(&s->r) || s->r.attempts >= a->opts->max_attempts || crawl_stopping(a->c))
         return finish(a, s);
-    uint64_t delay = fetch_backoff_us(a->opts, s->r.attempts + 1, &s->r, rng_next(&a->rng));
+    uint64_t delay = fetch_retry_wait_us(a->opts, &s->r, rng_next(&a->rng));
     if (loop_timer_start(a->loop, &s->backoff, delay, on_backoff, s) < 0) {
         fail_slot(a, s, "out of memory");
         stop_if_over(a);

@@ -17,7 +17,7 @@
  *    loop_wake. The crawl is over when crawl_idle() says so under the lock: nothing waiting, and
  *    nothing in flight in ANY worker, since a page stays in flight until its worker has handed it
  *    back. Whoever sees that first wakes everyone, and every loop stops.
- *  - Retries: fetch_retryable() and fetch_backoff_us(), as every engine, with the backoff on a loop
+ *  - Retries: fetch_retryable() and fetch_retry_wait_us(), as every engine, with the backoff on a loop
  *    timer; the page stays with its connection meanwhile. A faulty connection is closed and the next
  *    attempt reconnects. libcurl hides a reset on a reused connection by silently sending the
  *    request again; here every reset and close is a counted attempt, so this engine's tallies are
@@ -99,7 +99,7 @@ static void slot_answered(hconn_t *h, void *data) {
     crawl_t *c = w->s->c;
     const fetch_opts_t *o = &crawl_config(c)->fetch;
     if (fetch_retryable(&sl->r) && sl->r.attempts < o->max_attempts && !crawl_stopping(c)) {
-        uint64_t delay = fetch_backoff_us(o, sl->r.attempts + 1, &sl->r, rng_next(&w->rng));
+        uint64_t delay = fetch_retry_wait_us(o, &sl->r, rng_next(&w->rng));
         if (loop_timer_start(w->loop, &sl->backoff, delay, slot_retry, sl) == 0) return;
     }
     slot_finish(sl);

@@ -96,9 +96,9 @@ static const fetch_result_t *green_get(green_worker_t *w, const char *id, size_t
             snprintf(r->error, sizeof(r->error), "page id too long for a URL");
             return r;
         }
-        fetch_classify(w->easy, green_perform(w), r);
+        fetch_classify(w->easy, g->opts, green_perform(w), r);
         if (!fetch_retryable(r) || attempt >= g->opts->max_attempts || crawl_stopping(g->c)) return r;
-        green_sleep(g, fetch_backoff_us(g->opts, attempt + 1, r, rng_next(&g->rng)));
+        green_sleep(g, fetch_retry_wait_us(g->opts, r, rng_next(&g->rng)));
         if (crawl_stopping(g->c)) return r; /* stopped during the wait: no further attempt */
     }
 }

@@ -192,9 +192,9 @@ static int task_fetch(nursery_slot_t *s) {
             return 0;
         }
         if (task_perform(s, &rc) < 0) return -1;
-        fetch_classify(s->easy, rc, &s->r);
+        fetch_classify(s->easy, k->opts, rc, &s->r);
         if (!fetch_retryable(&s->r) || attempt >= k->opts->max_attempts || crawl_stopping(k->c)) return 0;
-        if (task_sleep(s, fetch_backoff_us(k->opts, attempt + 1, &s->r, rng_next(&k->rng))) < 0) return -1;
+        if (task_sleep(s, fetch_retry_wait_us(k->opts, &s->r, rng_next(&k->rng))) < 0) return -1;
         if (crawl_stopping(k->c)) return 0; /* stopped during the wait: no further attempt */
     }
 }
