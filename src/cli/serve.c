@@ -4,6 +4,7 @@
 #include "graph/graph.h"
 #include "server/fault.h"
 #include "base/clock.h"
+#include "server/ratelimit.h"
 #include "server/server.h"
 
 #include <getopt.h>
@@ -42,6 +43,8 @@ static const char serve_usage[] =
     "  --fail-first K       fail the first K requests for every page, then succeed\n"
     "  --fail-with KIND     the fault --fail-first uses (default 503)\n"
     "  --retry-after SECS   Retry-After sent with 429 and 503 (default 1)\n"
+    "  --rate-limit N/s[,BURST]  per client address: at most N /api requests a second, BURST at\n"
+    "                       once (default N); the rest get 429 with the wait until the next token\n"
     "  --hang-timeout DUR   close a hung request after this (default 300s)\n"
     "  --slow-chunk BYTES   slow bodies: bytes per piece (default 16)\n"
     "  --slow-interval DUR  slow bodies: time between pieces (default 10ms)\n"
@@ -53,7 +56,7 @@ static const char serve_usage[] =
 enum {
     OPT_SEED = 256, OPT_PAGES, OPT_OUT_DEGREE, OPT_GRAPH, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_CONNS,
     OPT_IDLE, OPT_HEADER, OPT_LATENCY, OPT_FAULTS, OPT_FAIL_FIRST, OPT_FAIL_WITH, OPT_RETRY_AFTER,
-    OPT_HANG, OPT_SLOW_CHUNK, OPT_SLOW_INTERVAL, OPT_DRAIN,
+    OPT_HANG, OPT_SLOW_CHUNK, OPT_SLOW_INTERVAL, OPT_DRAIN, OPT_RATE_LIMIT,
 };
 
 static const struct option serve_options[] = {
@@ -65,6 +68,7 @@ static const struct option serve_options[] = {
     {"latency", required_argument, 0, OPT_LATENCY},    {"faults", required_argument, 0, OPT_FAULTS},
     {"fail-first", required_argument, 0, OPT_FAIL_FIRST}, {"fail-with", required_argument, 0, OPT_FAIL_WITH},
     {"retry-after", required_argument, 0, OPT_RETRY_AFTER}, {"hang-timeout", required_argument, 0, OPT_HANG},
+    {"rate-limit", required_argument, 0, OPT_RATE_LIMIT},
     {"slow-chunk", required_argument, 0, OPT_SLOW_CHUNK}, {"slow-interval", required_argument, 0, OPT_SLOW_INTERVAL},
     {"drain-timeout", required_argument, 0, OPT_DRAIN}, {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -116,6 +120,10 @@ static int apply_option(serve_opts_t *o, int opt, const char *v) {
             return cli_usage_error("serve", "--fail-with: unknown fault '%s' (500, 503, 429, reset, close, truncate, hang, slow)", v);
         break;
     case OPT_RETRY_AFTER: if (cli_parse_u64("--retry-after", v, 0, 86400, &n)) return CLI_USAGE; c->retry_after_s = (uint32_t)n; break;
+    case OPT_RATE_LIMIT:
+        if (ratelimit_parse(v, strlen(v), &c->rate_limit, &c->rate_burst, err, sizeof(err)) < 0)
+            return cli_usage_error("serve", "--rate-limit: %s", err);
+        break;
     case OPT_SLOW_CHUNK: if (cli_parse_u64("--slow-chunk", v, 1, 1 << 20, &n)) return CLI_USAGE; c->slow_chunk = (uint32_t)n; break;
     default: return CLI_USAGE;
     }
@@ -165,6 +173,7 @@ static void print_banner(const serve_opts_t *o, const graph_t *g, double ms, ser
     fprintf(stderr, "crawlbench serve: %d worker threads; latency %s; faults %s", server_threads(srv), lat, faults);
     if (c->faults.fail_first) fprintf(stderr, "; first %u requests per page fail with %s", c->faults.fail_first,
                                       fault_name(c->faults.fail_with));
+    if (c->rate_limit > 0) fprintf(stderr, "; at most %g requests/s per client, %u at once", c->rate_limit, c->rate_burst);
     fprintf(stderr, "\n");
     if (server_fd_limit(srv) < (uint64_t)c->max_conns + 64)
         fprintf(stderr, "crawlbench serve: warning: the open-file limit is %llu (hard limit), below --max-conns %u; "

@@ -58,6 +58,7 @@ typedef struct compare_run {
     uint32_t peak_in_flight;
     uint64_t duplicates;        /* the server's duplicate fetches during this run */
     uint64_t errors_served;     /* non-200 answers the server gave to /api during this run */
+    uint64_t throttled;         /* the crawl's attempts answered 429 */
 } compare_run_t;
 
 typedef struct compare_stat {
@@ -76,7 +77,7 @@ typedef struct compare_cell {
     double ideal_s, over_ideal;  /* medians */
     double p50_ms, p99_ms;       /* medians */
     uint64_t pages;              /* median */
-    uint64_t retries, failed, duplicates; /* the largest over runs */
+    uint64_t retries, failed, duplicates, throttled; /* the largest over runs */
     char warning[160];           /* spread too wide, outliers, duplicates: "" when none */
 } compare_cell_t;
 

@@ -60,6 +60,7 @@ static cJSON *json_run(const compare_run_t *run) {
     num(o, "requests", (double)run->requests), num(o, "peak_rss_kb", (double)run->peak_rss_kb);
     num(o, "peak_in_flight", run->peak_in_flight), num(o, "duplicates", (double)run->duplicates);
     num(o, "errors_served", (double)run->errors_served);
+    num(o, "throttled", (double)run->throttled);
     return o;
 }
 
@@ -73,6 +74,7 @@ static cJSON *json_cell(const compare_cell_t *c) {
     num(o, "over_ideal", c->over_ideal), num(o, "p50_ms", c->p50_ms), num(o, "p99_ms", c->p99_ms);
     num(o, "retries", (double)c->retries), num(o, "failed", (double)c->failed);
     num(o, "duplicates", (double)c->duplicates);
+    num(o, "throttled", (double)c->throttled);
     cJSON_AddStringToObject(o, "warning", c->warning);
     for (uint32_t i = 0; i < c->nruns; i++) cJSON_AddItemToArray(runs, json_run(&c->runs[i]));
     cJSON_AddItemToObject(o, "runs", runs);

@@ -188,6 +188,7 @@ static int one_run(runner_t *r, const char *model, uint32_t level, compare_run_t
         .peak_rss_kb = (uint64_t)num(res, "peak_rss_kb", NULL),
         .peak_in_flight = (uint32_t)num(res, "peak_in_flight", NULL),
         .duplicates = (uint64_t)num(stats, "audit", "duplicate_fetches"),
+        .throttled = (uint64_t)num(res, "attempts", "429"),
     };
     /* Everything /api answered that was not a 200. */
     const cJSON *api_counts = cJSON_GetObjectItemCaseSensitive(
@@ -233,6 +234,7 @@ static void summarise(compare_report_t *rep, compare_cell_t *cell, const compare
         if (run->retries > cell->retries) cell->retries = run->retries;
         if (run->failed > cell->failed) cell->failed = run->failed;
         if (run->duplicates > cell->duplicates) cell->duplicates = run->duplicates;
+        if (run->throttled > cell->throttled) cell->throttled = run->throttled;
     }
     compare_stat_t s;
     compare_stat_of(el, cell->nruns, &cell->elapsed);
@@ -256,6 +258,9 @@ static void summarise(compare_report_t *rep, compare_cell_t *cell, const compare
     if (cell->duplicates && w < sizeof(cell->warning))
         w += (size_t)snprintf(cell->warning + w, sizeof(cell->warning) - w, "%llu duplicate fetches; ",
                               (unsigned long long)cell->duplicates);
+    if (cell->throttled && w < sizeof(cell->warning))
+        w += (size_t)snprintf(cell->warning + w, sizeof(cell->warning) - w, "%llu answers were 429 (%.0f pages/s achieved); ",
+                              (unsigned long long)cell->throttled, cell->pages_per_s.median);
     if (w >= 2 && w < sizeof(cell->warning)) cell->warning[w - 2] = '\0';
     (void)rep;
 }

@@ -226,7 +226,8 @@ static void ideal(crawl_t *c, crawl_result_t *out) {
 
 int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
     const crawl_engine_t *e = cfg->engine;
-    crawl_t c = {.cfg = cfg, .res = out};
+    crawl_config_t run_cfg = *cfg; /* with the crawl's shared pace (fetch.h) */
+    crawl_t c = {.cfg = &run_cfg, .res = out};
     int is_new;
     memset(out, 0, sizeof(*out));
     hist_init(&out->latency);
@@ -247,7 +248,13 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
         snprintf(err, CRAWL_ERR_LEN, "out of memory");
         return -1;
     }
+    if (!(run_cfg.fetch.pace = fetch_pace_create())) {
+        snprintf(err, CRAWL_ERR_LEN, "out of memory");
+        return -1;
+    }
     int rc = run_engine(e, &c);
+    fetch_pace_free(run_cfg.fetch.pace);
+    run_cfg.fetch.pace = NULL;
     free(c.links_tmp);
     if (rc < 0 || c.err[0]) {
         free(c.cost_us);

@@ -7,7 +7,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/clock.h"
+
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,15 +155,16 @@ int fetch_easy_url(CURL *easy, const fetch_opts_t *o, const char *id, size_t len
     r->outcome = FETCH_ERROR;
     r->http_status = 0;
     r->retry_after_us = 0;
+    r->pace_us = 0;
     if (n < 0 || (size_t)n >= sizeof(url)) return -1;
     return curl_easy_setopt(easy, CURLOPT_URL, url) ? -1 : 0;
 }
 
-/* The server-side time libcurl's transfer was told (Server-Timing), if it was. */
-static int easy_server_timing(CURL *easy, uint64_t *us) {
+/* A header of the last answer through parse (0 with *us, or -1 when absent or unreadable). */
+static int easy_header_us(CURL *easy, const char *name, int (*parse)(const char *, size_t, uint64_t *), uint64_t *us) {
     struct curl_header *h;
-    if (curl_easy_header(easy, "Server-Timing", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return 0;
-    return http_server_timing_us(h->value, strlen(h->value), us) == 0;
+    if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return -1;
+    return parse(h->value, strlen(h->value), us);
 }
 
 void fetch_classify(CURL *easy, const fetch_opts_t *o, CURLcode rc, fetch_result_t *r) {
@@ -171,6 +176,12 @@ void fetch_classify(CURL *easy, const fetch_opts_t *o, CURLcode rc, fetch_result
     r->http_status = (int)status;
     r->latency_us = (uint64_t)us;
     r->retry_after_us = retry_after > 0 ? (uint64_t)retry_after * 1000000u : 0;
+    uint64_t precise;
+    if ((status == 429 || status == 503) && /* the only answers whose Retry-After is heeded */
+        easy_header_us(easy, HTTP_RETRY_AFTER_US_HEADER, http_count_us, &precise) == 0)
+        r->retry_after_us = precise;
+    if (status && easy_header_us(easy, HTTP_RATELIMIT_POLICY_HEADER, http_ratelimit_interval_us, &r->pace_us) < 0)
+        r->pace_us = 0;
     switch (rc) {
     case CURLE_OK: r->outcome = status == 200 ? FETCH_OK : FETCH_HTTP; break;
     case CURLE_OPERATION_TIMEDOUT: r->outcome = FETCH_TIMEOUT; break;
@@ -183,7 +194,7 @@ void fetch_classify(CURL *easy, const fetch_opts_t *o, CURLcode rc, fetch_result
     }
     if (!r->error[0] && rc != CURLE_OK) snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
     uint64_t timing = 0;
-    int has_timing = r->http_status && easy_server_timing(easy, &timing);
+    int has_timing = r->http_status && easy_header_us(easy, "Server-Timing", http_server_timing_us, &timing) == 0;
     fetch_count_server_time(o->timeout_us, r, has_timing, timing);
     fetch_count(r);
 }
@@ -203,16 +214,47 @@ int fetch_retryable(const fetch_result_t *r) {
 }
 
 uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_result_t *r, uint64_t rnd) {
+    if (o->pace && r->pace_us && r->http_status == 429) return 0; /* the crawl's pace is the wait */
+    if ((r->http_status == 429 || r->http_status == 503) && r->retry_after_us)
+        /* The server said when. Half as long again at most, at random: clients told the same
+         * instant (a rate limit's next token) would otherwise all come back at once. */
+        return r->retry_after_us + rnd % (r->retry_after_us / 2 + 1);
     uint64_t ceiling = o->backoff_us;
     for (uint32_t i = 2; i < attempt && ceiling < o->backoff_max_us; i++) ceiling *= 2;
     if (ceiling > o->backoff_max_us) ceiling = o->backoff_max_us;
-    uint64_t delay = ceiling ? rnd % (ceiling + 1) : 0;
-    if ((r->http_status == 429 || r->http_status == 503) && r->retry_after_us > delay)
-        delay = r->retry_after_us; /* the server said when; believe it */
-    return delay;
+    return ceiling ? rnd % (ceiling + 1) : 0;
 }
 
 uint64_t fetch_jitter_seed(uint64_t crawl_seed, uint32_t worker) { return rng_hash3(crawl_seed, worker, 0x6a17); }
+
+struct fetch_pace {
+    _Atomic uint64_t next_us;     /* the earliest start of the next attempt (CLOCK_MONOTONIC) */
+    _Atomic uint64_t interval_us; /* between two attempts; 0: not paced */
+};
+
+fetch_pace_t *fetch_pace_create(void) {
+    void *p = mmap(NULL, sizeof(fetch_pace_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p; /* zeroed: not paced */
+}
+
+void fetch_pace_free(fetch_pace_t *p) {
+    if (p) munmap(p, sizeof(*p));
+}
+
+uint64_t fetch_pace_wait_us(fetch_pace_t *p) {
+    uint64_t interval = p ? atomic_load_explicit(&p->interval_us, memory_order_relaxed) : 0;
+    if (!interval) return 0;
+    uint64_t now = clock_now_us(), next = atomic_load_explicit(&p->next_us, memory_order_relaxed), slot;
+    do slot = next > now ? next : now;
+    while (!atomic_compare_exchange_weak_explicit(&p->next_us, &next, slot + interval, memory_order_relaxed,
+                                                  memory_order_relaxed));
+    return slot - now;
+}
+
+void fetch_pace_note(fetch_pace_t *p, const fetch_result_t *r) {
+    if (!p || !r->http_status) return; /* no answer, nothing said */
+    atomic_store_explicit(&p->interval_us, r->pace_us + r->pace_us / 100, memory_order_relaxed);
+}
 
 struct fetcher {
     fetch_opts_t opts;
@@ -253,11 +295,14 @@ const fetch_result_t *fetcher_get(fetcher_t *f, const char *id, size_t len, atom
     fetch_result_t *r = &f->result;
     fetch_result_reset(r);
     for (uint32_t attempt = 1;; attempt++) {
+        sleep_us(fetch_pace_wait_us(f->opts.pace), stop); /* our turn, when the server limits our rate */
+        if (stop && *stop && attempt > 1) return r;
         if (fetch_easy_url(f->easy, &f->opts, id, len, r) < 0) {
             snprintf(r->error, sizeof(r->error), "page id too long for a URL");
             return r;
         }
         fetch_classify(f->easy, &f->opts, curl_easy_perform(f->easy), r);
+        fetch_pace_note(f->opts.pace, r);
         if (!fetch_retryable(r) || attempt >= f->opts.max_attempts || (stop && *stop)) return r;
         sleep_us(fetch_retry_wait_us(&f->opts, r, rng_next(&f->rng)), stop);
         if (stop && *stop) return r; /* stopped during the wait: the page keeps its last answer */

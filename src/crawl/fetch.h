@@ -28,8 +28,11 @@ typedef enum fetch_outcome {
 
 const char *fetch_outcome_name(fetch_outcome_t o); /* "ok", "http", "timeout", ... */
 
+typedef struct fetch_pace fetch_pace_t; /* see fetch_pace_create() */
+
 typedef struct fetch_opts {
     const char *base_url;      /* "http://127.0.0.1:5000", no trailing slash */
+    fetch_pace_t *pace;        /* the crawl's shared pacing; NULL: none */
     uint64_t timeout_us;       /* per attempt, time on the wire */
     uint32_t max_attempts;     /* at least 1 */
     uint64_t backoff_us;       /* first retry's delay; doubles each time, with full jitter */
@@ -50,6 +53,7 @@ typedef struct fetch_result {
     fetch_outcome_t outcome;
     int http_status;
     uint64_t retry_after_us; /* the server's Retry-After, 0 when none */
+    uint64_t pace_us;        /* the interval the server's RateLimit-Policy allows; 0 when none */
     uint64_t latency_us;     /* of the last attempt */
     uint32_t attempts;
     /* What the page cost that no client could have saved, for the ideal (ideal.c): the server-side
@@ -103,14 +107,30 @@ uint64_t fetch_retry_wait_us(const fetch_opts_t *o, fetch_result_t *r, uint64_t 
 /* Counts an attempt's server-side time into r: the Server-Timing value (has_timing) of an answer,
  * the timeout of a hung attempt; fetch_classify() calls it, our own client too. */
 void fetch_count_server_time(uint64_t timeout_us, fetch_result_t *r, int has_timing, uint64_t timing_us);
-/* Delay before attempt number `attempt` (2 for the first retry): exponential backoff with full
- * jitter (random in [0, base * 2^(attempt-2)], capped), and never less than a 429/503's
- * Retry-After. rnd: 64 random bits. */
+/* Delay before attempt number `attempt` (2 for the first retry): after a 429 or 503 that says
+ * Retry-After, that long plus up to half as long again at random (so that clients told the same
+ * instant do not return together); otherwise exponential backoff with full jitter (random in
+ * [0, base * 2^(attempt-2)], capped). rnd: 64 random bits. */
 uint64_t fetch_backoff_us(const fetch_opts_t *o, uint32_t attempt, const fetch_result_t *r, uint64_t rnd);
 
 /* The jitter seed of worker number `worker` (0, 1, ...) of a crawl with seed crawl_seed: the same
  * crawl with the same seed makes the same retry waits, and no two workers draw the same ones. */
 uint64_t fetch_jitter_seed(uint64_t crawl_seed, uint32_t worker);
+
+/* Pacing. A server that limits each client's rate says how fast it may go on every answer
+ * (RateLimit-Policy, http.h). The limit is the client's, not the page's: a worker told to wait
+ * while seven others fire would only earn seven more 429s. So the crawl shares one pace: every
+ * attempt of the whole crawl takes the next turn, one interval (1% more than the policy allows, for
+ * the clocks' jitter) after the last, and the crawl runs at the server's rate instead of bouncing off
+ * it. An answer without the policy lifts the pace. The pace lives in shared memory, so worker
+ * processes share it too, and its fields are lock-free atomics. An ordinary 429 (an injected fault)
+ * with Retry-After is a wait for that page alone. */
+fetch_pace_t *fetch_pace_create(void); /* NULL when out of memory */
+void fetch_pace_free(fetch_pace_t *p);
+/* How long the next attempt must wait for its turn (0 while not paced); reserves that turn. */
+uint64_t fetch_pace_wait_us(fetch_pace_t *p);
+/* Learns the pace from a finished attempt's answer (none: nothing to learn). */
+void fetch_pace_note(fetch_pace_t *p, const fetch_result_t *r);
 
 /* A blocking fetcher: one easy handle, reused. seed: fetch_jitter_seed(). */
 typedef struct fetcher fetcher_t;

@@ -269,6 +269,7 @@ static void clear_result(fetch_result_t *r) {
     r->outcome = FETCH_ERROR;
     r->http_status = 0;
     r->retry_after_us = 0;
+    r->pace_us = 0;
     r->latency_us = 0;
 }
 
@@ -332,6 +333,12 @@ static int take_head(hconn_t *h, const http_response_t *res, size_t head_len) {
     h->keep_alive =
         cl != HCONN_BODY_TO_EOF && http_keep_alive(res->minor_version, res->headers, res->num_headers);
     h->r->retry_after_us = retry_after_of(http_find_header(res->headers, res->num_headers, "Retry-After"));
+    const http_header_t *exact = http_find_header(res->headers, res->num_headers, HTTP_RETRY_AFTER_US_HEADER);
+    uint64_t us;
+    if ((res->status == 429 || res->status == 503) && exact && http_count_us(exact->value, exact->value_len, &us) == 0)
+        h->r->retry_after_us = us;
+    const http_header_t *policy = http_find_header(res->headers, res->num_headers, HTTP_RATELIMIT_POLICY_HEADER);
+    if (policy && http_ratelimit_interval_us(policy->value, policy->value_len, &us) == 0) h->r->pace_us = us;
     const http_header_t *st = http_find_header(res->headers, res->num_headers, "Server-Timing");
     h->has_timing = st && http_server_timing_us(st->value, st->value_len, &h->timing_us) == 0;
     return 0;

@@ -508,3 +508,33 @@ int http_server_timing_us(const char *v, size_t len, uint64_t *us) {
     }
     return -1;
 }
+
+int http_count_us(const char *v, size_t len, uint64_t *us) {
+    uint64_t n = 0;
+    if (len == 0 || len > 11) return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9') return -1;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (n > (uint64_t)HTTP_RETRY_AFTER_MAX_S * 1000000u) return -1;
+    *us = n;
+    return 0;
+}
+
+/* A whole number at v[*i], at most 10 digits; -1 when there is none. */
+static int64_t whole_at(const char *v, size_t len, size_t *i) {
+    int64_t n = 0;
+    size_t start = *i;
+    for (; *i < len && *i - start < 10 && v[*i] >= '0' && v[*i] <= '9'; (*i)++) n = n * 10 + (v[*i] - '0');
+    return *i > start ? n : -1;
+}
+
+int http_ratelimit_interval_us(const char *v, size_t len, uint64_t *us) {
+    size_t i = 0;
+    int64_t q = whole_at(v, len, &i), w;
+    if (q < 1 || len - i < 3 || memcmp(v + i, ";w=", 3) != 0) return -1;
+    i += 3;
+    if ((w = whole_at(v, len, &i)) < 1 || i != len) return -1;
+    *us = (uint64_t)w * 1000000u / (uint64_t)q;
+    return 0;
+}

@@ -83,6 +83,14 @@ long http_percent_decode(const char *src, size_t len, char *dst, size_t dst_cap)
 #define HTTP_RETRY_AFTER_MAX_S 86400u
 uint64_t http_retry_after_us(const char *v, size_t len, time_t now);
 
+/* A whole number of microseconds (HTTP_RETRY_AFTER_US_HEADER's value), at most a day. 0 with *us
+ * set, or -1 when the value is not one. */
+int http_count_us(const char *v, size_t len, uint64_t *us);
+
+/* The interval between requests that a RateLimit-Policy value allows ("200;w=1": 5,000 us), in
+ * microseconds. 0 with *us set, or -1 when the value is not "Q;w=W" with whole Q, W >= 1. */
+int http_ratelimit_interval_us(const char *v, size_t len, uint64_t *us);
+
 /* The server-side time a Server-Timing header value states ("delay;dur=12.345": milliseconds, the
  * first dur= of the value), in microseconds. 0 with *us set, or -1 when there is none. */
 int http_server_timing_us(const char *v, size_t len, uint64_t *us);
@@ -95,5 +103,16 @@ const char *http_reason(int status);
  * request an HTTP library resends on its own (libcurl does, when a reused connection dies before
  * the answer) meets the same decision again and is counted as a resend, not a new attempt. */
 #define HTTP_ATTEMPT_HEADER "X-Crawlbench-Attempt"
+
+/* Retry-After counts whole seconds; a rate limit of 50 requests a second means waits of 20 ms. The
+ * demo server also sends the exact wait in microseconds in this header, and crawlbench's clients
+ * prefer it when present. */
+#define HTTP_RETRY_AFTER_US_HEADER "X-Crawlbench-Retry-After-Us"
+
+/* A server that limits each client's rate says so on every answer, in the form of the IETF draft
+ * on rate-limit headers (draft-ietf-httpapi-ratelimit-headers-07): "RateLimit-Policy: 200;w=1",
+ * 200 requests per 1-second window. A client can then pace itself instead of learning the limit
+ * from 429s. */
+#define HTTP_RATELIMIT_POLICY_HEADER "RateLimit-Policy"
 
 #endif

@@ -65,9 +65,10 @@ void conn_free_closed(worker_t *w) {
     }
 }
 
-conn_t *conn_new(worker_t *w, int fd) {
+conn_t *conn_new(worker_t *w, int fd, const struct sockaddr_storage *peer) {
     conn_t *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
+    c->peer = *peer;
     c->fd = fd;
     c->w = w;
     c->last_active_us = loop_now(w->loop);
@@ -360,7 +361,7 @@ static size_t conn_parse(conn_t *c, const char *data, size_t len) {
         }
         c->keep_alive = http_keep_alive(req.minor_version, headers, req.num_headers);
         routes_reply_t r;
-        routes_handle(&w->srv->env, w->counters, &req, &w->body, &r);
+        routes_handle(&w->srv->env, w->counters, &c->peer, &req, &w->body, &r);
         off += (size_t)n + (size_t)body_len;
         c->parsed_len = 0;
         c->head_start_us = off < len ? loop_now(w->loop) : 0;

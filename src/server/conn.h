@@ -24,6 +24,7 @@ typedef enum conn_state { CONN_READING, CONN_DELAYED, CONN_HUNG, CONN_SLOW, CONN
 typedef struct worker worker_t;
 
 typedef struct conn {
+    struct sockaddr_storage peer; /* the client's address, for its rate limit */
     int fd;
     conn_state_t state;
     worker_t *w;
@@ -67,6 +68,7 @@ struct server {
     server_config_t cfg;
     routes_env_t env;
     audit_t *audit;
+    ratelimit_t *ratelimit;  /* NULL: no rate limit */
     worker_t *workers;
     int threads;
     int started;      /* worker threads running */
@@ -78,7 +80,7 @@ struct server {
 };
 
 /* Wraps an accepted socket in a connection of w, watching it for requests. NULL on OOM. */
-conn_t *conn_new(worker_t *w, int fd);
+conn_t *conn_new(worker_t *w, int fd, const struct sockaddr_storage *peer);
 /* Closes c now (reset: with RST instead of FIN); its memory is freed by conn_free_closed(). */
 void conn_close(conn_t *c, int reset);
 /* Frees the connections closed since the last call. Called before the loop sleeps. */

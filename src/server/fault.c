@@ -145,13 +145,13 @@ int fault_plan_parse(const char *spec, size_t len, fault_plan_t *plan, char *err
         fault_kind_t k;
         double rate;
         size_t n;
-        const char *r = colon + 1;
-        size_t rlen = (size_t)(item_end - r);
         if (!colon || fault_kind_parse(p, (size_t)(colon - p), &k) < 0 || k == FAULT_NONE) {
             snprintf(err, errlen, "bad fault '%.*s' (expected KIND:RATE, KIND one of 500, 503, 429, "
                      "reset, close, truncate, hang, slow)", (int)(item_end - p > 40 ? 40 : item_end - p), p);
             return -1;
         }
+        const char *r = colon + 1;
+        size_t rlen = (size_t)(item_end - r);
         if (units_number(r, rlen, &rate, &n) < 0 || (n < rlen && (n + 1 != rlen || r[n] != '%'))) {
             snprintf(err, errlen, "bad rate for fault %s (expected a fraction like 0.01 or a percentage like 1%%)",
                      fault_name(k));

@@ -179,8 +179,25 @@ static int attempt_of(const routes_env_t *env, audit_counters_t *counters, const
     return 0;
 }
 
-static void route_api(const routes_env_t *env, audit_counters_t *counters, const http_request_t *req,
-                      const char *id, size_t id_len, buf_t *body, routes_reply_t *out) {
+/* The client is over its rate: 429, with Retry-After in whole seconds (rounded up, as HTTP wants
+ * them) and the exact wait in HTTP_RETRY_AFTER_US_HEADER, which crawlbench's clients prefer. */
+static int rate_limited(const routes_env_t *env, const struct sockaddr_storage *peer, buf_t *body,
+                        routes_reply_t *out) {
+    if (!env->ratelimit || !peer) return 0;
+    uint64_t wait = ratelimit_take(env->ratelimit, peer, clock_now_us());
+    if (!wait) {
+        add_header(out, "%s", env->ratelimit_policy); /* on every answer: a client can pace itself */
+        return 0;
+    }
+    routes_error(429, "rate limited: too many requests from this address", body, out);
+    add_header(out, "%s", env->ratelimit_policy);
+    add_header(out, "Retry-After: %llu\r\n" HTTP_RETRY_AFTER_US_HEADER ": %llu\r\n",
+               (unsigned long long)((wait + 999999) / 1000000), (unsigned long long)wait);
+    return 1;
+}
+
+static void route_api(const routes_env_t *env, audit_counters_t *counters, const struct sockaddr_storage *peer,
+                      const http_request_t *req, const char *id, size_t id_len, buf_t *body, routes_reply_t *out) {
     char decoded[GRAPH_ID_MAX + 1], err[160];
     int64_t page;
     if (!memchr(id, '%', id_len)) { /* ids are URL-safe: decoding is for the odd client that escapes */
@@ -199,6 +216,7 @@ static void route_api(const routes_env_t *env, audit_counters_t *counters, const
         routes_error(404, "page not found", body, out);
         return;
     }
+    if (rate_limited(env, peer, body, out)) return; /* before the attempt is counted: no fault decided */
     const server_config_t *cfg = env->cfg;
     uint32_t attempt;
     if (attempt_of(env, counters, req, (uint32_t)page, &attempt) < 0) {
@@ -316,9 +334,14 @@ static void route_stats(const routes_env_t *env, buf_t *body, routes_reply_t *ou
         buf_printf(body, "%s\"%s\":%llu", k > 1 ? "," : "", fault_name((fault_kind_t)k),
                    (unsigned long long)s.faults[k]);
     buf_printf(body, "},\"pages_served\":%llu,\"duplicate_fetches\":%llu,"
-               "\"pages_served_more_than_once\":%u,\"resends\":%llu,\"bytes_out\":%llu}}",
+               "\"pages_served_more_than_once\":%u,\"resends\":%llu,\"bytes_out\":%llu",
                (unsigned long long)s.distinct, (unsigned long long)s.duplicates, s.pages_more_than_once,
                (unsigned long long)s.resends, (unsigned long long)s.bytes_out);
+    if (env->ratelimit) { /* per client address: requests let through and answered 429 */
+        buf_puts(body, ",\"rate_limit\":");
+        ratelimit_stats_json(env->ratelimit, body);
+    }
+    buf_puts(body, "}}");
 }
 
 static void route_metrics(const routes_env_t *env, buf_t *body, routes_reply_t *out) {
@@ -363,9 +386,8 @@ static void method_not_allowed(const char *allow, buf_t *body, routes_reply_t *o
     add_header(out, "Allow: %s\r\n", allow);
 }
 
-void routes_handle(const routes_env_t *env, audit_counters_t *counters, const http_request_t *req,
-                   buf_t *body, routes_reply_t *out) {
-    (void)counters;
+void routes_handle(const routes_env_t *env, audit_counters_t *counters, const struct sockaddr_storage *peer,
+                   const http_request_t *req, buf_t *body, routes_reply_t *out) {
     const char *path = req->target;
     const char *q = memchr(path, '?', req->target_len);
     size_t path_len = q ? (size_t)(q - path) : req->target_len;
@@ -385,6 +407,7 @@ void routes_handle(const routes_env_t *env, audit_counters_t *counters, const ht
         out->route = ROUTE_RESET;
         if (!is_post) return method_not_allowed("POST", body, out);
         audit_reset(env->audit);
+        if (env->ratelimit) ratelimit_reset_counts(env->ratelimit);
         out->status = 200;
         buf_puts(body, "{\"reset\":true}");
         return;
@@ -399,7 +422,7 @@ void routes_handle(const routes_env_t *env, audit_counters_t *counters, const ht
         return;
     }
     if (path_len > 5 && !memcmp(path, "/api/", 5))
-        route_api(env, counters, req, path + 5, path_len - 5, body, out);
+        route_api(env, counters, peer, req, path + 5, path_len - 5, body, out);
     else if (str_eq(path, path_len, "/graph/random")) route_random(env, body, out);
     else if (str_eq(path, path_len, "/graph/sample")) route_sample(env, req, body, out);
     else if (str_eq(path, path_len, "/graph/stats")) route_stats(env, body, out);

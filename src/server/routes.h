@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "graph/graph.h"
 #include "server/audit.h"
+#include "server/ratelimit.h"
 #include "http/http.h"
 #include "server/server.h"
 
@@ -23,6 +24,8 @@ typedef struct routes_env {
     _Atomic uint32_t *conns_open;
     _Atomic uint64_t *random_calls; /* how many /graph/random answers so far */
     graph_shape_t shape;            /* computed once at start */
+    ratelimit_t *ratelimit;         /* NULL: no rate limit */
+    char ratelimit_policy[64];      /* its header line, "RateLimit-Policy: 200;w=1\r\n" */
 } routes_env_t;
 
 typedef struct routes_reply {
@@ -38,9 +41,9 @@ typedef struct routes_reply {
     int head_only;      /* HEAD request: send the head alone */
 } routes_reply_t;
 
-/* Decides the reply to req. body is cleared and filled. Never fails: out-of-memory becomes a 500. */
-void routes_handle(const routes_env_t *env, audit_counters_t *counters, const http_request_t *req,
-                   buf_t *body, routes_reply_t *out);
+/* Decides the reply to req from the client at peer. body is cleared and filled. Never fails: out-of-memory becomes a 500. */
+void routes_handle(const routes_env_t *env, audit_counters_t *counters, const struct sockaddr_storage *peer,
+                   const http_request_t *req, buf_t *body, routes_reply_t *out);
 
 /* Fills a reply for a request the parser rejected (400, 414, 431, 408, 413): a JSON error body. */
 void routes_error(int status, const char *message, buf_t *body, routes_reply_t *out);

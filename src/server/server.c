@@ -95,7 +95,9 @@ static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
     (void)l;
     (void)mask;
     for (int i = 0; i < 64 && !w->draining; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if ((errno == EMFILE || errno == ENFILE) && out_of_fds(w) == 0) continue;
@@ -106,7 +108,7 @@ static void accept_ready(loop_t *l, int lfd, void *data, int mask) {
             close(fd);
             continue;
         }
-        if (!conn_new(w, fd)) {
+        if (!conn_new(w, fd, &peer)) {
             atomic_fetch_sub_explicit(&srv->conns_open, 1, memory_order_relaxed);
             close(fd);
         }
@@ -267,7 +269,8 @@ server_t *server_start(const server_config_t *cfg, char *err) {
     s->fd_limit = fdlimit_raise(0);
     s->audit = audit_create(graph_pages(cfg->graph), s->threads);
     s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
-    if (!s->audit || !s->workers) {
+    if (cfg->rate_limit > 0) s->ratelimit = ratelimit_create(cfg->rate_limit, cfg->rate_burst ? cfg->rate_burst : 1);
+    if (!s->audit || !s->workers || (cfg->rate_limit > 0 && !s->ratelimit)) {
         snprintf(err, SERVER_ERR_LEN, "out of memory");
         goto fail;
     }
@@ -281,8 +284,9 @@ server_t *server_start(const server_config_t *cfg, char *err) {
         if (init_worker(s, i, err) < 0) goto fail;
     s->env = (routes_env_t){.cfg = &s->cfg, .graph = cfg->graph, .audit = s->audit, .threads = s->threads,
                             .started_us = clock_now_us(), .conns_open = &s->conns_open,
-                            .random_calls = &s->random_calls};
+                            .random_calls = &s->random_calls, .ratelimit = s->ratelimit};
     graph_shape(cfg->graph, &s->env.shape);
+    if (s->ratelimit) ratelimit_policy_line(s->ratelimit, s->env.ratelimit_policy, sizeof(s->env.ratelimit_policy));
     for (; s->started < s->threads; s->started++) {
         int rc = pthread_create(&s->workers[s->started].thread, NULL, worker_main, &s->workers[s->started]);
         if (rc) {
@@ -306,5 +310,6 @@ void server_wait(server_t *s) {
     for (int i = 0; i < s->started; i++) pthread_join(s->workers[i].thread, NULL);
     if (s->workers) free_workers(s);
     audit_free(s->audit);
+    ratelimit_free(s->ratelimit);
     free(s);
 }

@@ -23,6 +23,8 @@ typedef struct server_config {
     fault_latency_t latency;    /* applied to /api requests */
     fault_plan_t faults;
     uint32_t retry_after_s;     /* Retry-After on 429 and 503, default 1 */
+    double rate_limit;          /* /api requests per second per client address; 0 (default): none */
+    uint32_t rate_burst;        /* the bucket's size: requests a client may send at once */
     uint32_t max_conns;         /* default 10000 */
     uint64_t idle_timeout_us;   /* keep-alive connection with no request, default 60 s */
     uint64_t header_timeout_us; /* a request head must arrive whole within this, default 10 s */

@@ -143,6 +143,10 @@ static void check_raw(const uint8_t *data, size_t size) {
     http_keep_alive(0, h + 1, 1);
     /* Retry-After as a crawler reads it: any bytes, never a read past them, never an overflow. */
     if (http_retry_after_us(s, size, 1700000000) > (uint64_t)HTTP_RETRY_AFTER_MAX_S * 1000000u) abort();
+    uint64_t us;
+    (void)http_server_timing_us(s, size, &us); /* the other headers a crawler reads */
+    (void)http_ratelimit_interval_us(s, size, &us);
+    (void)http_count_us(s, size, &us);
     memcpy(name, s, size < 7 ? size : 7);
     check_target(s, size, name, k % 9);
 }

@@ -1,8 +1,9 @@
 /* libFuzzer target for the command-line and per-request spec parsers: durations, latency
- * distributions and fault plans. These reach the server from a URL's query string, so they are
+ * distributions, fault plans and rate limits. These reach the server from a URL's query string, so they are
  * untrusted input. Beyond "no crash", it checks that a parsed spec formats to a canonical text that
  * parses again to the same plan. */
 #include "server/fault.h"
+#include "server/ratelimit.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,5 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fault_kind_t k;
     (void)fault_kind_parse(s, size, &k);
+    double rate;
+    uint32_t burst;
+    if (ratelimit_parse(s, size, &rate, &burst, err, sizeof(err)) == 0 && (!(rate > 0) || burst < 1)) abort();
     return 0;
 }

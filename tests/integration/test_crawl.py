@@ -160,8 +160,10 @@ class Ideal(unittest.TestCase):
         with Server("--seed", SEED, "--pages", 300, "--fail-first", 1, "--retry-after", 1) as s:
             res, _ = crawl(s, "threads", "-c", 1, "--max-pages", 3)
             self.assertEqual((res["pages"], res["retries"]), (3, 3))
-            self.assertAlmostEqual(res["ideal_s"], 3.0, delta=1e-6)  # three Retry-After waits, no delay
-            self.assertGreaterEqual(res["elapsed_s"], 3.0)
+            # Three waits of Retry-After 1 s plus up to half as long again, no delay: the ideal is the
+            # waits the crawl drew, and the crawl itself cannot have been faster.
+            self.assertTrue(3.0 <= res["ideal_s"] <= 4.5, res["ideal_s"])
+            self.assertGreaterEqual(res["elapsed_s"], res["ideal_s"])
 
     def test_without_server_timing_the_ideal_is_unknown(self):
         import http.server

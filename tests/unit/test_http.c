@@ -692,3 +692,17 @@ Test(http, server_timing_duration) {
         if (rc == 0) cr_assert_eq(us, cases[i].us, "'%s': %llu us", cases[i].in, (unsigned long long)us);
     }
 }
+
+Test(http, ratelimit_policy_interval) {
+    uint64_t us = 0;
+    cr_assert_eq(http_ratelimit_interval_us("200;w=1", 7, &us), 0);
+    cr_assert_eq(us, 5000);
+    cr_assert_eq(http_ratelimit_interval_us("25;w=10", 7, &us), 0);
+    cr_assert_eq(us, 400000);
+    static const char *bad[] = {"", "200", "200;w=", "0;w=1", "200;w=0", "200;x=1", "200;w=1;burst=5", "-1;w=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(http_ratelimit_interval_us(bad[i], strlen(bad[i]), &us), -1, "'%s'", bad[i]);
+    cr_assert_eq(http_count_us("1500", 4, &us), 0);
+    cr_assert_eq(us, 1500);
+    cr_assert_eq(http_count_us("15x", 3, &us), -1);
+}

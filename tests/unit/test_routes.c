@@ -40,7 +40,7 @@ static routes_reply_t route(const char *method, const char *target, const char *
                           .target_len = strlen(target), .minor_version = 1, .headers = h,
                           .num_headers = hname ? 1 : 0};
     routes_reply_t r;
-    routes_handle(&env, audit_worker(audit, 0), &req, &body, &r);
+    routes_handle(&env, audit_worker(audit, 0), NULL, &req, &body, &r);
     return r;
 }
 

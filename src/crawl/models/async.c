@@ -90,6 +90,8 @@ static void finish(async_t *a, async_slot_t *s) {
  * slot is free, and a retry only when its backoff has passed: every handle in the multi is on the
  * wire, so the timeout measures time on the wire. Adding the whole frontier at once and letting
  * CURLMOPT_MAX_TOTAL_CONNECTIONS queue it would charge each page for its wait in the queue. */
+static int64_t on_backoff(loop_t *l, void *data);
+
 static void send_attempt(async_t *a, async_slot_t *s) {
     if (fetch_easy_url(s->easy, a->opts, s->id, s->len, &s->r) < 0) {
         snprintf(s->r.error, sizeof(s->r.error), "page id too long for a URL");
@@ -106,18 +108,26 @@ static int64_t on_backoff(loop_t *l, void *data) {
     return LOOP_TIMER_STOP;
 }
 
+/* Sends the slot's next attempt after `delay` and its turn in the crawl's pace (fetch.h); at once
+ * when both are 0. */
+static void send_after(async_t *a, async_slot_t *s, uint64_t delay) {
+    delay += fetch_pace_wait_us(a->opts->pace);
+    if (!delay) return send_attempt(a, s);
+    if (loop_timer_start(a->loop, &s->backoff, delay, on_backoff, s) < 0) {
+        fail_slot(a, s, "out of memory");
+        stop_if_over(a);
+    }
+}
+
 static void on_done(curlloop_t *cl, CURL *easy, CURLcode rc, void *data) {
     async_t *a = data;
     async_slot_t *s;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
     fetch_classify(easy, a->opts, rc, &s->r);
+    fetch_pace_note(a->opts->pace, &s->r);
     if (!fetch_retryable(&s->r) || s->r.attempts >= a->opts->max_attempts || crawl_stopping(a->c))
         return finish(a, s);
-    uint64_t delay = fetch_retry_wait_us(a->opts, &s->r, rng_next(&a->rng));
-    if (loop_timer_start(a->loop, &s->backoff, delay, on_backoff, s) < 0) {
-        fail_slot(a, s, "out of memory");
-        stop_if_over(a);
-    }
+    send_after(a, s, fetch_retry_wait_us(a->opts, &s->r, rng_next(&a->rng)));
 }
 
 /* Gives a free slot to each waiting page. */
@@ -131,7 +141,7 @@ static void refill(async_t *a) {
         if (!s->easy && !(s->easy = fetch_easy_create(a->opts, &s->r, s)))
             return fail_slot(a, s, "cannot create a libcurl handle");
         fetch_result_reset(&s->r);
-        send_attempt(a, s);
+        send_after(a, s, 0);
     }
 }
 

@@ -92,16 +92,22 @@ static int64_t slot_retry(loop_t *l, void *data) {
     return LOOP_TIMER_STOP;
 }
 
+/* Starts the slot's next attempt after `delay` and its turn in the crawl's pace (fetch.h). */
+static void slot_after(epoll_slot_t *sl, uint64_t delay) {
+    delay += fetch_pace_wait_us(crawl_config(sl->w->s->c)->fetch.pace);
+    if (!delay) return slot_attempt(sl);
+    if (loop_timer_start(sl->w->loop, &sl->backoff, delay, slot_retry, sl) < 0) slot_finish(sl); /* OOM */
+}
+
 /* An attempt ended (hconn's callback): retry after a backoff when the policy says so, else done. */
 static void slot_answered(hconn_t *h, void *data) {
     epoll_slot_t *sl = data;
     epoll_worker_t *w = sl->w;
     crawl_t *c = w->s->c;
     const fetch_opts_t *o = &crawl_config(c)->fetch;
-    if (fetch_retryable(&sl->r) && sl->r.attempts < o->max_attempts && !crawl_stopping(c)) {
-        uint64_t delay = fetch_retry_wait_us(o, &sl->r, rng_next(&w->rng));
-        if (loop_timer_start(w->loop, &sl->backoff, delay, slot_retry, sl) == 0) return;
-    }
+    fetch_pace_note(o->pace, &sl->r);
+    if (fetch_retryable(&sl->r) && sl->r.attempts < o->max_attempts && !crawl_stopping(c))
+        return slot_after(sl, fetch_retry_wait_us(o, &sl->r, rng_next(&w->rng)));
     slot_finish(sl);
 }
 
@@ -176,7 +182,7 @@ static void worker_before_sleep(loop_t *l, void *data) {
         for (uint32_t i = 0; i < w->nfresh; i++) {
             epoll_slot_t *sl = &w->slots[w->fresh[i]];
             fetch_result_reset(&sl->r);
-            slot_attempt(sl);
+            slot_after(sl, 0);
         }
         w->nfresh = 0;
     }

@@ -92,11 +92,14 @@ static const fetch_result_t *green_get(green_worker_t *w, const char *id, size_t
     fetch_result_t *r = &w->r;
     fetch_result_reset(r);
     for (uint32_t attempt = 1;; attempt++) {
+        green_sleep(g, fetch_pace_wait_us(g->opts->pace)); /* our turn, when the server limits our rate */
+        if (attempt > 1 && crawl_stopping(g->c)) return r;
         if (fetch_easy_url(w->easy, g->opts, id, len, r) < 0) {
             snprintf(r->error, sizeof(r->error), "page id too long for a URL");
             return r;
         }
         fetch_classify(w->easy, g->opts, green_perform(w), r);
+        fetch_pace_note(g->opts->pace, r);
         if (!fetch_retryable(r) || attempt >= g->opts->max_attempts || crawl_stopping(g->c)) return r;
         green_sleep(g, fetch_retry_wait_us(g->opts, r, rng_next(&g->rng)));
         if (crawl_stopping(g->c)) return r; /* stopped during the wait: no further attempt */

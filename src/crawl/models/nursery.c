@@ -187,12 +187,15 @@ static int task_fetch(nursery_slot_t *s) {
     fetch_result_reset(&s->r);
     for (uint32_t attempt = 1;; attempt++) {
         CURLcode rc;
+        if (task_sleep(s, fetch_pace_wait_us(k->opts->pace)) < 0) return -1; /* our turn (fetch.h) */
+        if (attempt > 1 && crawl_stopping(k->c)) return 0;
         if (fetch_easy_url(s->easy, k->opts, s->id, s->len, &s->r) < 0) {
             snprintf(s->r.error, sizeof(s->r.error), "page id too long for a URL");
             return 0;
         }
         if (task_perform(s, &rc) < 0) return -1;
         fetch_classify(s->easy, k->opts, rc, &s->r);
+        fetch_pace_note(k->opts->pace, &s->r);
         if (!fetch_retryable(&s->r) || attempt >= k->opts->max_attempts || crawl_stopping(k->c)) return 0;
         if (task_sleep(s, fetch_retry_wait_us(k->opts, &s->r, rng_next(&k->rng))) < 0) return -1;
         if (crawl_stopping(k->c)) return 0; /* stopped during the wait: no further attempt */
