@@ -221,7 +221,7 @@ static void ideal(crawl_t *c, crawl_result_t *out) {
         c->cost_us = p, c->cost_cap = n;
     }
     out->ideal_s = ideal_crawl_s(c->frontier, c->cfg->concurrency, c->cfg->max_pages, c->cost_us);
-    out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : -1;
+    out->over_ideal = out->ideal_s > 0 ? out->elapsed_s / out->ideal_s : 0; /* 0: no latency to compare with */
 }
 
 int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
