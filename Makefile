@@ -6,6 +6,8 @@
 #   make SANITIZER=thread  TSan build in build/tsan/
 #   make test              dependencies, all builds, unit + integration + fuzz-regression tests
 #   make demo              dependencies, build, start the demo server and show it working
+#   make examples          the teaching programs of examples/ in build/examples/ (examples/examples.mk)
+#   make guide-figures     reruns the commands behind docs/GUIDE.md's figures and prints them
 #   make fuzz              build libFuzzer targets in build/fuzz/ (run them: build/fuzz/fuzz_http tests/fuzz/corpus/http)
 
 CC      ?= cc
@@ -84,6 +86,8 @@ unit-bins: $(UNIT_BIN)
 .PHONY: unit-bins
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
+
+include examples/examples.mk
 
 deps:
 	@scripts/deps.sh build test
