@@ -5,7 +5,7 @@
 # running the threaded examples under TSan.
 
 EX_SRC     := $(sort $(filter-out examples/common/%,$(wildcard examples/*/*.c)))
-EX_COMMON  := examples/common/ex.c examples/common/exhttp.c
+EX_COMMON  := examples/common/ex.c examples/common/exhttp.c examples/common/excoro.c
 EX_HDR     := $(wildcard examples/common/*.h)
 EX_BIN     := $(EX_SRC:examples/%.c=build/examples/%)
 # The threaded ones only: TSan does not follow ucontext switches (10-async-resource, 11-green-threads)
