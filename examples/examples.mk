@@ -5,7 +5,7 @@
 # running the threaded examples under TSan.
 
 EX_SRC     := $(sort $(filter-out examples/common/%,$(wildcard examples/*/*.c)))
-EX_COMMON  := examples/common/ex.c examples/common/exhttp.c examples/common/excoro.c
+EX_COMMON  := $(sort $(wildcard examples/common/*.c))
 EX_HDR     := $(wildcard examples/common/*.h)
 EX_BIN     := $(EX_SRC:examples/%.c=build/examples/%)
 # The threaded ones only: TSan does not follow ucontext switches (10-async-resource, 11-green-threads)
@@ -13,7 +13,7 @@ EX_BIN     := $(EX_SRC:examples/%.c=build/examples/%)
 EX_TSAN_SRC := $(filter examples/02-threads/% examples/05-futures/% examples/06-nursery/% \
                  examples/07-parallel-map/% examples/09-producer-consumer/% examples/12-blocked-array/% \
                  examples/pitfalls/race% examples/pitfalls/deadlock% examples/pitfalls/false_sharing% \
-                 examples/pitfalls/blocking%,$(EX_SRC))
+                 examples/pitfalls/blocking% examples/pitfalls/guide_%,$(EX_SRC))
 EX_TSAN    := $(EX_TSAN_SRC:examples/%.c=build/examples-tsan/%)
 EX_CFLAGS  := $(STD) $(WARN) -g -Iexamples/common -pthread
 EX_LIBS    := -lcurl -lhiredis -lm

@@ -56,7 +56,7 @@ void ex_http_free(ex_http_t *h) {
     free(h);
 }
 
-const char *ex_http_get(ex_http_t *h, const char *base, const char *path) {
+const char *ex_http_get_status(ex_http_t *h, const char *base, const char *path, long *status) {
     char url[512];
     size_t bl = strlen(base);
     while (*path == '/')
@@ -68,11 +68,17 @@ const char *ex_http_get(ex_http_t *h, const char *base, const char *path) {
     CURLcode rc = curl_easy_perform(h->easy);
     if (rc != CURLE_OK)
         die("GET %s: %s", url, curl_easy_strerror(rc));
-    long status = 0;
-    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200)
-        die("GET %s: HTTP status %ld", url, status);
+    *status = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, status);
     return h->body;
+}
+
+const char *ex_http_get(ex_http_t *h, const char *base, const char *path) {
+    long status;
+    const char *body = ex_http_get_status(h, base, path, &status);
+    if (status != 200)
+        die("GET %s%s: HTTP status %ld", base, path, status);
+    return body;
 }
 
 /* Copies the id that starts at p (ending at '"') into out; returns the byte after it. */

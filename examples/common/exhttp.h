@@ -18,6 +18,10 @@ void ex_http_free(ex_http_t *h);
  * valid until the next call on h. An HTTP status other than 200 or a transport error dies. */
 const char *ex_http_get(ex_http_t *h, const char *base, const char *path);
 
+/* The same, but any HTTP status is returned in *status instead of dying (a transport error still
+ * dies): for the crawlers that meet the server's injected faults. */
+const char *ex_http_get_status(ex_http_t *h, const char *base, const char *path, long *status);
+
 /* Scans body for "/api/ID" links and copies up to max ids into ids; returns how many there were
  * (which may exceed max). The page's own "page_id" is not a link and is not counted. */
 int ex_links(const char *body, char (*ids)[EX_ID_MAX], int max);

@@ -276,6 +276,64 @@ class Pitfalls(unittest.TestCase):
         self.assertRegex(out, r"one cache line [\d.]+ s, padded [\d.]+ s, slowdown [\d.]+x \(counts correct\)")
 
 
+class GuideBugs(unittest.TestCase):
+    """The guide's own crawlers' bugs, in C (examples/pitfalls/guide_*.c), each against its fix.
+    The server's crawl audit (pages served) confirms what each crawler says it visited."""
+
+    def crawl(self, server, prog, *args, expect_rc=0, tsan=False):
+        server.reset()
+        out, _, _ = run("pitfalls/" + prog, server.url, *args, expect_rc=expect_rc, tsan=tsan)
+        return out, server.stats()["audit"]["pages_served"]
+
+    def test_asyncio_crawler_drops_frontier_entries(self):
+        with harness.Server() as server:
+            start = server.get_json("/graph/random")["page_id"]
+            rc, out, err = harness.run_cli("graph", "--reachable-from", start)
+            self.assertEqual(rc, 0, err)
+            reachable = len(out.split())
+            out, served = self.crawl(server, "guide_asyncio", start)
+            broken = int(re.search(r"visited (\d+) pages", out).group(1))
+            self.assertEqual(broken, served)
+            self.assertLess(broken, reachable)
+            out, served = self.crawl(server, "guide_asyncio_fixed", start)
+            self.assertIn("visited %d pages" % reachable, out)
+            self.assertEqual(served, reachable)
+
+    def test_futures_crawler_overshoots_max_pages(self):
+        with harness.Server() as server:
+            start = server.get_json("/graph/random")["page_id"]
+            out, served = self.crawl(server, "guide_futures", start, 50)
+            broken = int(re.search(r"visited (\d+) pages \(max_pages 50\)", out).group(1))
+            self.assertEqual(broken, served)
+            self.assertGreater(broken, 50)
+            for tsan in (False, True):
+                out, served = self.crawl(server, "guide_futures_fixed", start, 50, tsan=tsan)
+                self.assertIn("visited 50 pages (max_pages 50)", out)
+                self.assertEqual(served, 50)
+
+    def test_threading_crawler_gives_up_workers_while_one_fetches(self):
+        # 300 ms a page, workers idle for 100 ms give up: while the first page is in flight, the
+        # four other workers are idle for at least 300 ms, so they all quit.
+        with harness.Server("--latency", "300ms") as server:
+            out, _ = self.crawl(server, "guide_threading", "R4L90Hmc", 5, 5, 100)
+            self.assertRegex(out, r"visited 5 pages; [1-4] of 5 workers quit while the crawl still had work")
+            out, served = self.crawl(server, "guide_threading_fixed", "R4L90Hmc", 5, 5)
+            self.assertIn("visited 5 pages (0 failed); all 5 workers worked to the end", out)
+            self.assertEqual(served, 5)
+
+    def test_threading_crawler_hangs_on_a_page_without_links(self):
+        with harness.Server("--faults", "500:0.2") as server:
+            start = server.get_json("/graph/random")["page_id"]
+            out, _ = self.crawl(server, "guide_threading", start, 50, 5, 100, expect_rc=3)
+            self.assertIn("the thread dies", out)
+            self.assertRegex(out, r"hang: to_visit.join\(\) still waiting after 1000 ms: \d+ tasks never marked done")
+            for tsan in (False, True):
+                out, served = self.crawl(server, "guide_threading_fixed", start, 50, 5, tsan=tsan)
+                failed = int(re.search(r"visited 50 pages \((\d+) failed\)", out).group(1))
+                self.assertGreater(failed, 0)
+                self.assertEqual(served, 50 - failed)
+
+
 class UnderTSan(unittest.TestCase):
     """The threaded examples, built with -fsanitize=thread: no report, same answers."""
 
