@@ -59,7 +59,7 @@ ifeq ($(V),1)
   QUIET_LINK :=
 endif
 
-.PHONY: all deps test check-sanitizers unit integration fuzz fuzz-regression demo bench clean format
+.PHONY: all deps test check-sanitizers unit integration fuzz fuzz-regression demo bench clean format guide-figures
 all: $(BIN)
 ifeq ($(VARIANT),release)
 	@ln -sf $(BIN) crawlbench
@@ -111,6 +111,10 @@ bench:
 	@scripts/deps.sh build bench
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+
+# The figures of docs/GUIDE.md, measured again on this machine.
+guide-figures:
+	@scripts/guide-figures.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
