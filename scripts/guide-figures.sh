@@ -58,3 +58,9 @@ show $E/pitfalls/guide_asyncio "$URL" "$S"
 show $E/pitfalls/guide_asyncio_fixed "$URL" "$S"
 show $E/pitfalls/guide_futures "$URL" "$S" 50
 show $E/pitfalls/guide_futures_fixed "$URL" "$S" 50
+if [ "$Q" != 1 ]; then # the graph of BENCHMARKS.md part z, where the guide's Python finds 7,038 of 8,955
+  serve --pages 10000
+  echo "reachable from ToCg8m4F: $(./crawlbench graph --pages 10000 --reachable-from ToCg8m4F | wc -l) pages"
+  show $E/pitfalls/guide_asyncio "$URL" ToCg8m4F 10000000 100
+  show $E/pitfalls/guide_asyncio_fixed "$URL" ToCg8m4F 10000000 100
+fi

@@ -5,6 +5,7 @@ margin is several times the effect (a batch of 200 ms requests done concurrently
 one after another takes at least 2 s). The demo server comes from $CRAWLBENCH through the harness;
 Redis is started on a free port and stopped by its PID.
 """
+import json
 import math
 import os
 import re
@@ -298,6 +299,21 @@ class GuideBugs(unittest.TestCase):
             out, served = self.crawl(server, "guide_asyncio_fixed", start)
             self.assertIn("visited %d pages" % reachable, out)
             self.assertEqual(served, reachable)
+
+    def test_asyncio_bug_in_c_loses_what_the_guides_python_loses(self):
+        # The C port against the guide's own crawler (bench/guide_crawlers.py, copied from the
+        # guide, bugs included): the same pages found, at two concurrency levels.
+        guide = os.path.join(harness.REPO, "bench", "guide_crawlers.py")
+        with harness.Server() as server:
+            start = server.get_json("/graph/random")["page_id"]
+            for c in (10, 100):
+                p = subprocess.run(["/usr/bin/python3", guide, "asyncio", server.base, start,
+                                    "--max-pages", "1000000", "--concurrency", str(c)],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                python_pages = json.loads(p.stdout)["pages"]
+                out, _ = self.crawl(server, "guide_asyncio", start, 1000000, c)
+                self.assertIn("visited %d pages" % python_pages, out)
 
     def test_futures_crawler_overshoots_max_pages(self):
         with harness.Server() as server:
