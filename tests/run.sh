@@ -40,7 +40,8 @@ stage "unit tests (ASan+UBSan)"
 for t in build/asan/tests/test_*; do
   [ -x "$t" ] || continue
   "$t" --jobs=1 --timeout=120
-  record "unit/$(basename "$t")" $?
+  rc=$? # first: a $(...) in record's arguments would reset $? before it is read
+  record "unit/$(basename "$t")" $rc
 done
 
 stage "integration tests (ASan+UBSan server)"
@@ -50,7 +51,8 @@ for t in tests/integration/test_*.sh tests/integration/test_*.py; do
     *.py) CRAWLBENCH=build/asan/crawlbench timeout 300 /usr/bin/python3 "$t" ;;
     *.sh) CRAWLBENCH=build/asan/crawlbench timeout 300 bash "$t" ;;
   esac
-  record "integration/$(basename "$t")" $?
+  rc=$?
+  record "integration/$(basename "$t")" $rc
 done
 
 stage "integration tests (TSan server, the concurrent ones)"

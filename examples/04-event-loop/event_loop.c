@@ -40,15 +40,19 @@ static int open_nonblocking(int port) {
 static int step(conn_t *c) {
     if (c->state == SENDING) {
         ssize_t w = send(c->fd, c->req + c->sent, strlen(c->req) - c->sent, MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN) /* not ready after all: wait for the next event */
+            return 0;
         if (w < 0)
-            return errno == EAGAIN ? 0 : (die("send: %s", strerror(errno)), 0);
+            die("send: %s", strerror(errno));
         if ((c->sent += (size_t)w) == strlen(c->req))
             c->state = READING;
         return 0;
     }
     ssize_t r = recv(c->fd, c->resp + c->got, sizeof c->resp - 1 - c->got, 0);
+    if (r < 0 && errno == EAGAIN)
+        return 0;
     if (r < 0)
-        return errno == EAGAIN ? 0 : (die("recv: %s", strerror(errno)), 0);
+        die("recv: %s", strerror(errno));
     c->got += (size_t)r;
     c->resp[c->got] = '\0';
     return r == 0 || c->got == sizeof c->resp - 1; /* "Connection: close": the end is EOF */

@@ -36,6 +36,8 @@ int main(int argc, char **argv) {
     redisContext *r = redisConnect("127.0.0.1", port);
     if (!r || r->err)
         die("redis 127.0.0.1:%d: %s", port, r ? r->errstr : "out of memory");
+    printf("worker: ready\n"); /* connected, and SIGTERM handled from here on */
+    fflush(stdout);
 
     long done = 0;
     /* guide:begin task_worker */

@@ -54,10 +54,13 @@ static int green_get(const char *id) {
     if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) /* a small request fits the socket buffer */
         die("send: %s", strerror(errno));
     size_t got = 0;
-    for (ssize_t r = 1; r > 0 && got < sizeof resp - 1; got += (size_t)(r > 0 ? r : 0)) {
+    for (;;) { /* "Connection: close": the answer ends at end of file */
         green_wait(fd, POLLIN);
-        if ((r = recv(fd, resp + got, sizeof resp - 1 - got, 0)) < 0)
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r < 0)
             die("recv: %s", strerror(errno));
+        if (r == 0 || (got += (size_t)r) == sizeof resp - 1)
+            break;
     }
     resp[got] = '\0';
     close(fd);

@@ -180,8 +180,11 @@ class TaskQueue(unittest.TestCase):
         workers = []
         try:
             harness.wait_until(lambda: _connects(port), 10, what="redis-server on %d" % port)
-            workers = [subprocess.Popen([os.path.join(EX, "08-task-queue/worker"), str(port)],
-                                        stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            for _ in range(2):
+                workers.append(subprocess.Popen([os.path.join(EX, "08-task-queue/worker"), str(port)],
+                                                stdout=subprocess.PIPE, text=True))
+                # ready: connected to the broker, and a SIGTERM from here on is a clean stop
+                self.assertEqual(workers[-1].stdout.readline(), "worker: ready\n")
             out, _, _ = run("08-task-queue/client", port, 10)
             self.assertEqual(re.findall(r"add\((\d+), (\d+)\) = (\d+)", out),
                              [(str(4 + i), str(4 + i), str(8 + 2 * i)) for i in range(10)])
@@ -239,8 +242,12 @@ class Pitfalls(unittest.TestCase):
         self.assertIn("counter: 200000, should be 200000 (0 updates lost)", out)
 
     def test_deadlock_caught_by_the_watchdog(self):
+        # After the barrier each thread holds one lock, so the first to time out must time out;
+        # once it gives up and releases its lock, the other may get it (one report) or may have
+        # timed out too (two).
         out, _, _ = run("pitfalls/deadlock", 200, expect_rc=3)
-        self.assertEqual(len(re.findall(r"deadlock: waited 200 ms", out)), 2, out)
+        self.assertIn(len(re.findall(r"deadlock: waited 200 ms", out)), (1, 2), out)
+        self.assertTrue(out.endswith("deadlock detected\n"), out)
 
     def test_deadlock_fixed_by_lock_order(self):
         for tsan in (False, True):
@@ -338,16 +345,23 @@ class GuideBugs(unittest.TestCase):
             self.assertEqual(served, 5)
 
     def test_threading_crawler_hangs_on_a_page_without_links(self):
-        with harness.Server("--faults", "500:0.2") as server:
+        # Every page's first request fails (500, an error answer without "links"): the start page's
+        # worker dies, and only the fix lets the crawl end.
+        with harness.Server("--fail-first", "1", "--fail-with", "500") as server:
             start = server.get_json("/graph/random")["page_id"]
             out, _ = self.crawl(server, "guide_threading", start, 50, 5, 100, expect_rc=3)
-            self.assertIn("the thread dies", out)
-            self.assertRegex(out, r"hang: to_visit.join\(\) still waiting after 1000 ms: \d+ tasks never marked done")
+            self.assertIn("worker: no links on %s (HTTP 500): the thread dies" % start, out)
+            self.assertIn("hang: to_visit.join() still waiting after 1000 ms: 1 tasks never marked done", out)
+            out, _ = self.crawl(server, "guide_threading_fixed", start, 50, 5)
+            self.assertIn("visited 1 pages (1 failed); all 5 workers worked to the end", out)
+
+    def test_threading_fixed_crawls_past_failed_pages(self):
+        with harness.Server("--faults", "500:0.2") as server:
+            start = server.get_json("/graph/random")["page_id"]
             for tsan in (False, True):
                 out, served = self.crawl(server, "guide_threading_fixed", start, 50, 5, tsan=tsan)
                 failed = int(re.search(r"visited 50 pages \((\d+) failed\)", out).group(1))
-                self.assertGreater(failed, 0)
-                self.assertEqual(served, 50 - failed)
+                self.assertEqual(served, 50 - failed)  # the audit counts 200s only
 
 
 class UnderTSan(unittest.TestCase):
