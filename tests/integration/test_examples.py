@@ -1,6 +1,7 @@
-"""The teaching programs of examples/ (built by `make examples` into build/examples/ and, for the
-threaded ones, build/examples-tsan/): each is run and what it prints is checked against the lesson it
-claims, with expected values computed here, not copied from a run. Timing assertions only where the
+"""The teaching programs of examples/ (built by `make examples`): each is run, under ASan+UBSan
+(build/examples-asan/) or, for the threaded ones' TSan checks, under TSan (build/examples-tsan/), and
+what it prints is checked against the lesson it claims, with no sanitizer report allowed but the race
+that pitfalls/race.c is there to show; with expected values computed here, not copied from a run. Timing assertions only where the
 margin is several times the effect (a batch of 200 ms requests done concurrently in under 1 s, where
 one after another takes at least 2 s). The demo server comes from $CRAWLBENCH through the harness;
 Redis is started on a free port and stopped by its PID.
@@ -21,9 +22,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-EX = os.path.join(harness.REPO, "build", "examples")
+EX = os.path.join(harness.REPO, "build", "examples-asan")
 EX_TSAN = os.path.join(harness.REPO, "build", "examples-tsan")
 TSAN_ENV = dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=66")
+ASAN_ENV = harness.server_env()
 
 
 def run(prog, *args, tsan=False, expect_rc=0, timeout=60):
@@ -31,7 +33,9 @@ def run(prog, *args, tsan=False, expect_rc=0, timeout=60):
     if not os.path.exists(path):
         raise AssertionError("%s is not built: run `make examples`" % path)
     p = subprocess.run([path, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                       env=TSAN_ENV if tsan else None, stdin=subprocess.DEVNULL)
+                       env=TSAN_ENV if tsan else ASAN_ENV, stdin=subprocess.DEVNULL)
+    if not tsan and harness.SANITIZER_REPORT.search(p.stderr):
+        raise AssertionError("%s %s: sanitizer report:\n%s" % (prog, args, p.stderr[-3000:]))
     if expect_rc is not None and p.returncode != expect_rc:
         raise AssertionError("%s %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s"
                              % (prog, args, p.returncode, expect_rc, p.stdout, p.stderr[-3000:]))
@@ -182,7 +186,8 @@ class TaskQueue(unittest.TestCase):
             harness.wait_until(lambda: _connects(port), 10, what="redis-server on %d" % port)
             for _ in range(2):
                 workers.append(subprocess.Popen([os.path.join(EX, "08-task-queue/worker"), str(port)],
-                                                stdout=subprocess.PIPE, text=True))
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                text=True, env=ASAN_ENV))
                 # ready: connected to the broker, and a SIGTERM from here on is a clean stop
                 self.assertEqual(workers[-1].stdout.readline(), "worker: ready\n")
             out, _, _ = run("08-task-queue/client", port, 10)
@@ -192,8 +197,9 @@ class TaskQueue(unittest.TestCase):
             done = 0
             for w in workers:
                 os.kill(w.pid, signal.SIGTERM)
-                wout, _ = w.communicate(timeout=10)
-                self.assertEqual(w.returncode, 0)
+                wout, werr = w.communicate(timeout=10)
+                self.assertEqual(w.returncode, 0, werr)
+                self.assertNotRegex(werr, harness.SANITIZER_REPORT)
                 done += int(re.search(r"worker: (\d+) tasks done", wout).group(1))
             os.kill(redis.pid, signal.SIGTERM)
             redis.wait(10)
@@ -214,7 +220,8 @@ class RemoteTasks(unittest.TestCase):
         try:
             for _ in range(2):
                 w = subprocess.Popen([os.path.join(EX, "13-remote-tasks/pi_worker")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=ASAN_ENV)
                 workers.append(w)
                 ports.append(int(re.fullmatch(r"listening on (\d+)\n", w.stdout.readline()).group(1)))
             remote, _, _ = run("13-remote-tasks/pi_driver", 200000, 6, *ports)
@@ -222,8 +229,9 @@ class RemoteTasks(unittest.TestCase):
         finally:
             for w in workers:
                 os.kill(w.pid, signal.SIGTERM)
-                w.communicate(timeout=10)
-                self.assertEqual(w.returncode, 0)
+                _, werr = w.communicate(timeout=10)
+                self.assertEqual(w.returncode, 0, werr)
+                self.assertNotRegex(werr, harness.SANITIZER_REPORT)
         pat = r"pi ~ ([\d.]+) \((\d+) hits of 1200000 samples, 6 tasks, (\d) workers"
         r, l = re.search(pat, remote), re.search(pat, local)
         self.assertEqual((r.group(2), r.group(3)), (l.group(2), "2"))
