@@ -117,7 +117,8 @@ guide-figures:
 	@scripts/guide-figures.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC) \
+	  $(wildcard examples/*/*.c examples/*/*.h)
 
 clean:
 	rm -rf build crawlbench

@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
     /* Step 1: which pages (one request). */
     snprintf(path, sizeof path, "graph/sample?n=%d", n);
     const char *sample = ex_http_get(h, base, path);
-    char (*ids)[EX_ID_MAX] = Malloc((size_t)n * EX_ID_MAX);
+    char(*ids)[EX_ID_MAX] = Malloc((size_t)n * EX_ID_MAX);
     for (int i = 0; i < n; i++)
         ex_page_id(sample, i, ids[i]);
 

@@ -18,11 +18,9 @@ typedef struct {
 } part_t;
 
 static int is_prime(long v) {
-    if (v < 2)
-        return 0;
+    if (v < 2) return 0;
     for (long d = 2; d * d <= v; d++)
-        if (v % d == 0)
-            return 0;
+        if (v % d == 0) return 0;
     return 1;
 }
 
@@ -54,7 +52,7 @@ int main(int argc, char **argv) {
         primes += parts[i].primes;
     }
     double wall = ex_now() - w0, cpu = ex_cpu() - c0;
-    printf("primes below %ld: %ld (%d threads, wall %.3f s, cpu %.3f s, cpu/wall %.2f)\n", n, primes,
-           t, wall, cpu, cpu / wall);
+    printf("primes below %ld: %ld (%d threads, wall %.3f s, cpu %.3f s, cpu/wall %.2f)\n", n, primes, t, wall,
+           cpu, cpu / wall);
     return 0;
 }

@@ -13,11 +13,9 @@
 #define BLOCK 1000
 
 static int is_prime(long v) {
-    if (v < 2)
-        return 0;
+    if (v < 2) return 0;
     for (long d = 2; d * d <= v; d++)
-        if (v % d == 0)
-            return 0;
+        if (v % d == 0) return 0;
     return 1;
 }
 
@@ -41,19 +39,18 @@ int main(int argc, char **argv) {
     for (int i = 0; i < p; i++) {
         Pipe(fd[i]);
         pids[i] = Fork();
-        if (pids[i] == 0) {        /* the child: compute, write 8 bytes, leave */
+        if (pids[i] == 0) { /* the child: compute, write 8 bytes, leave */
             close(fd[i][0]);
             long r = count(n, i, p);
             Write_all(fd[i][1], &r, sizeof r);
             _exit(0);
         }
-        close(fd[i][1]);           /* the parent keeps only the read ends */
+        close(fd[i][1]); /* the parent keeps only the read ends */
     }
     long primes = 0;
     for (int i = 0; i < p; i++) {
         long r;
-        if (Read_all(fd[i][0], &r, sizeof r) != sizeof r || !Waitpid_ok(pids[i]))
-            die("worker %d failed", i);
+        if (Read_all(fd[i][0], &r, sizeof r) != sizeof r || !Waitpid_ok(pids[i])) die("worker %d failed", i);
         close(fd[i][0]);
         primes += r;
     }
@@ -61,11 +58,10 @@ int main(int argc, char **argv) {
 
     double wall = ex_now() - w0;
     struct rusage ru;
-    if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
-        die("getrusage failed");
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    printf("primes below %ld: %ld (%d processes, wall %.3f s, cpu %.3f s, cpu/wall %.2f)\n", n,
-           primes, p, wall, cpu, cpu / wall);
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0) die("getrusage failed");
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    printf("primes below %ld: %ld (%d processes, wall %.3f s, cpu %.3f s, cpu/wall %.2f)\n", n, primes, p,
+           wall, cpu, cpu / wall);
     return 0;
 }

@@ -30,17 +30,16 @@ static void *pool_worker(void *arg) {
     for (;;) {
         while (!p->todo && !p->shutdown)
             Pthread_cond_wait(&p->work, &p->mu);
-        if (!p->todo)
-            break;
+        if (!p->todo) break;
         future_t *f = p->todo;
         p->todo = f->next_todo;
-        Pthread_mutex_unlock(&p->mu);           /* run the task outside the lock */
-        ex_sleep_ms(f->ms);                     /* the "I/O" */
+        Pthread_mutex_unlock(&p->mu); /* run the task outside the lock */
+        ex_sleep_ms(f->ms);           /* the "I/O" */
         long r = f->task * 10;
         Pthread_mutex_lock(&p->mu);
         f->result = r;
         f->done = 1;
-        *p->done_tail = f;                      /* the as_completed queue */
+        *p->done_tail = f; /* the as_completed queue */
         p->done_tail = &f->next_done;
         Pthread_cond_signal(&p->completed);
     }
@@ -54,8 +53,7 @@ static future_t *as_completed(pool_t *p) {
     while (!p->done_head)
         Pthread_cond_wait(&p->completed, &p->mu);
     future_t *f = p->done_head;
-    if (!(p->done_head = f->next_done))
-        p->done_tail = &p->done_head;
+    if (!(p->done_head = f->next_done)) p->done_tail = &p->done_head;
     Pthread_mutex_unlock(&p->mu);
     return f;
 }
@@ -64,8 +62,9 @@ static future_t *as_completed(pool_t *p) {
 int main(int argc, char **argv) {
     int n = (int)ex_arg(argc, argv, 1, 4, 1, 64, "[N [WORKERS]]");
     int w = (int)ex_arg(argc, argv, 2, 4, 1, 64, "[N [WORKERS]]");
-    pool_t p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                NULL, NULL, NULL, 0};
+    pool_t p = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                .work = PTHREAD_COND_INITIALIZER,
+                .completed = PTHREAD_COND_INITIALIZER};
     p.done_tail = &p.done_head;
     future_t *fs = Malloc((size_t)n * sizeof *fs);
     pthread_t tids[64];
@@ -84,7 +83,7 @@ int main(int argc, char **argv) {
         future_t *f = as_completed(&p);
         printf("completed: task %d (result %ld) after %.2f s\n", f->task, f->result, ex_now() - t0);
     }
-    Pthread_mutex_lock(&p.mu);                  /* shutdown(wait=True) */
+    Pthread_mutex_lock(&p.mu); /* shutdown(wait=True) */
     p.shutdown = 1;
     Pthread_cond_broadcast(&p.work);
     Pthread_mutex_unlock(&p.mu);

@@ -92,9 +92,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3; i++) /* the end of the block: wait for every child */
         Pthread_join(tids[i], NULL);
 
-    printf("nursery: block left after %.2f s, %d failed, 0 children still running\n",
-           ex_now() - t0, n.failed);
-    if (n.failed)
-        printf("nursery: re-raises the failure of B\n");
+    printf("nursery: block left after %.2f s, %d failed, 0 children still running\n", ex_now() - t0,
+           n.failed);
+    if (n.failed) printf("nursery: re-raises the failure of B\n");
     return 0;
 }

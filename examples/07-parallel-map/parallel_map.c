@@ -27,8 +27,7 @@ static void *map_worker(void *arg) {
     map_job_t *j = arg;
     for (;;) {
         long lo = atomic_fetch_add(&j->next, CHUNK);
-        if (lo >= j->n)
-            return NULL;
+        if (lo >= j->n) return NULL;
         for (long i = lo; i < lo + CHUNK && i < j->n; i++)
             j->out[i] = j->f(j->in[i]); /* each i written by exactly one thread */
     }
@@ -82,7 +81,8 @@ int main(int argc, char **argv) {
     parallel_map(collatz_steps, in, out, n, jobs);
     double many = ex_now() - t;
     printf("collatz steps of 1..%ld: %ld with 1 job (%.3f s), %ld with %d jobs (%.3f s), "
-           "speedup %.2f\n", n, s1, one, sum_of(out, n), jobs, many, one / many);
+           "speedup %.2f\n",
+           n, s1, one, sum_of(out, n), jobs, many, one / many);
     free(in);
     free(out);
     return 0;

@@ -11,10 +11,8 @@
 #include <stdlib.h>
 
 static redisReply *checked(redisContext *r, redisReply *rep) {
-    if (!rep)
-        die("redis: %s", r->errstr);
-    if (rep->type == REDIS_REPLY_ERROR)
-        die("redis: %s", rep->str);
+    if (!rep) die("redis: %s", r->errstr);
+    if (rep->type == REDIS_REPLY_ERROR) die("redis: %s", rep->str);
     return rep;
 }
 
@@ -22,8 +20,7 @@ int main(int argc, char **argv) {
     int port = (int)ex_arg(argc, argv, 1, 6379, 1, 65535, "[PORT [N]]");
     int n = (int)ex_arg(argc, argv, 2, 10, 1, 100000, "[PORT [N]]");
     redisContext *r = redisConnect("127.0.0.1", port);
-    if (!r || r->err)
-        die("redis 127.0.0.1:%d: %s", port, r ? r->errstr : "out of memory");
+    if (!r || r->err) die("redis 127.0.0.1:%d: %s", port, r ? r->errstr : "out of memory");
     long *ids = Malloc((size_t)n * sizeof *ids);
 
     /* guide:begin task_client */

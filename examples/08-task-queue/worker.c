@@ -21,10 +21,8 @@ static redisReply *command(redisContext *r, const char *fmt, ...) {
     va_start(ap, fmt);
     redisReply *rep = redisvCommand(r, fmt, ap);
     va_end(ap);
-    if (!rep)
-        die("redis: %s", r->errstr);
-    if (rep->type == REDIS_REPLY_ERROR)
-        die("redis: %s", rep->str);
+    if (!rep) die("redis: %s", r->errstr);
+    if (rep->type == REDIS_REPLY_ERROR) die("redis: %s", rep->str);
     return rep;
 }
 
@@ -34,8 +32,7 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
     redisContext *r = redisConnect("127.0.0.1", port);
-    if (!r || r->err)
-        die("redis 127.0.0.1:%d: %s", port, r ? r->errstr : "out of memory");
+    if (!r || r->err) die("redis 127.0.0.1:%d: %s", port, r ? r->errstr : "out of memory");
     printf("worker: ready\n"); /* connected, and SIGTERM handled from here on */
     fflush(stdout);
 

@@ -22,13 +22,11 @@ typedef struct {
 
 static void put(bqueue_t *q, long item) {
     Pthread_mutex_lock(&q->mu);
-    if (q->count == q->cap)
-        q->blocked++;
+    if (q->count == q->cap) q->blocked++;
     while (q->count == q->cap) /* full: the producer waits for the consumer (back-pressure) */
         Pthread_cond_wait(&q->not_full, &q->mu);
     q->slot[(q->head + q->count++) % q->cap] = item;
-    if (q->count > q->max_count)
-        q->max_count = q->count;
+    if (q->count > q->max_count) q->max_count = q->count;
     Pthread_cond_signal(&q->not_empty);
     Pthread_mutex_unlock(&q->mu);
 }
@@ -58,8 +56,7 @@ static void *producer(void *arg) {
 static void *consumer(void *arg) {
     long expect = 0, item;
     while ((item = get(arg)) != -1) {
-        if (item != expect++)
-            die("item %ld arrived out of order", item);
+        if (item != expect++) die("item %ld arrived out of order", item);
         ex_sleep_ms(5); /* a slow consumer */
     }
     printf("consumer: %ld items, in order\n", expect);
@@ -69,15 +66,18 @@ static void *consumer(void *arg) {
 int main(int argc, char **argv) {
     n_items = ex_arg(argc, argv, 1, 20, 1, 1000000, "[N [CAP]]");
     int cap = (int)ex_arg(argc, argv, 2, 4, 1, 1000000, "[N [CAP]]");
-    bqueue_t q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                  Malloc((size_t)cap * sizeof(long)), cap, 0, 0, 0, 0};
+    bqueue_t q = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                  .not_full = PTHREAD_COND_INITIALIZER,
+                  .not_empty = PTHREAD_COND_INITIALIZER,
+                  .slot = Malloc((size_t)cap * sizeof(long)),
+                  .cap = cap};
     pthread_t p, c;
     Pthread_create(&p, producer, &q);
     Pthread_create(&c, consumer, &q);
     Pthread_join(p, NULL);
     Pthread_join(c, NULL);
-    printf("queue: capacity %d, never held more than %d; the producer blocked %d times\n", cap,
-           q.max_count, q.blocked);
+    printf("queue: capacity %d, never held more than %d; the producer blocked %d times\n", cap, q.max_count,
+           q.blocked);
     free(q.slot);
     return 0;
 }

@@ -14,13 +14,13 @@ static int open_resources;
 
 static void acquire(const char *who, const char *what) {
     printf("%s: acquiring %s\n", who, what);
-    co_yield(); /* acquiring takes a round trip: others run meanwhile */
+    co_yield (); /* acquiring takes a round trip: others run meanwhile */
     open_resources++;
 }
 
 static void release(const char *who, const char *what) {
     printf("%s: releasing %s\n", who, what);
-    co_yield();
+    co_yield ();
     open_resources--;
 }
 
@@ -37,7 +37,7 @@ static int with_resource(const char *who, const char *what, int (*body)(const ch
 static int use_connection(const char *who) {
     for (int step = 1; step <= 3; step++) {
         printf("%s: using the connection, step %d\n", who, step);
-        co_yield();
+        co_yield ();
     }
     printf("%s: the body fails\n", who);
     return -1;
@@ -60,7 +60,7 @@ static void generator(void *arg) {
         g->item = i, g->ready = 1; /* yield i */
         co_wake(g->consumer);
         while (g->ready && !g->closed)
-            co_block();            /* suspended, cursor held, until the next item is wanted */
+            co_block(); /* suspended, cursor held, until the next item is wanted */
     }
     release("generator", "cursor"); /* reached by exhaustion and by aclose() alike */
     g->finished = 1;

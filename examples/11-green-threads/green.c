@@ -29,8 +29,7 @@ static void green_wait(int fd, short events) {
 
 /* The hub: runs when every green thread is parked; wakes those whose socket is ready. */
 static void hub(void) {
-    if (poll(waiting, MAXG, -1) < 0 && errno != EINTR)
-        die("poll: %s", strerror(errno));
+    if (poll(waiting, MAXG, -1) < 0 && errno != EINTR) die("poll: %s", strerror(errno));
     for (int i = 0; i < MAXG; i++)
         if (waiting[i].fd >= 0 && waiting[i].revents) {
             waiting[i].fd = -1;
@@ -48,8 +47,8 @@ static int green_get(const char *id) {
     if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS))
         die("connect: %s", strerror(errno));
     char req[160], resp[16384];
-    int len = snprintf(req, sizeof req,
-                       "GET /api/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", id);
+    int len =
+        snprintf(req, sizeof req, "GET /api/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", id);
     green_wait(fd, POLLOUT);
     if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) /* a small request fits the socket buffer */
         die("send: %s", strerror(errno));
@@ -57,10 +56,8 @@ static int green_get(const char *id) {
     for (;;) { /* "Connection: close": the answer ends at end of file */
         green_wait(fd, POLLIN);
         ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
-        if (r < 0)
-            die("recv: %s", strerror(errno));
-        if (r == 0 || (got += (size_t)r) == sizeof resp - 1)
-            break;
+        if (r < 0) die("recv: %s", strerror(errno));
+        if (r == 0 || (got += (size_t)r) == sizeof resp - 1) break;
     }
     resp[got] = '\0';
     close(fd);

@@ -14,10 +14,10 @@
 
 typedef struct {
     double *x;
-    long n, chunk, nb;  /* nb = n / chunk blocks a side */
-    double *partial;    /* one sum a block, in block order */
-    atomic_long next;   /* the next block (task) to take */
-    int phase;          /* 0: generate x, 1: sum x + x.T */
+    long n, chunk, nb; /* nb = n / chunk blocks a side */
+    double *partial;   /* one sum a block, in block order */
+    atomic_long next;  /* the next block (task) to take */
+    int phase;         /* 0: generate x, 1: sum x + x.T */
 } job_t;
 
 static void generate(job_t *j, long bi, long bj) {
@@ -76,18 +76,16 @@ int main(int argc, char **argv) {
     long n = ex_arg(argc, argv, 1, 10000, 1, 40000, usage);
     long chunk = ex_arg(argc, argv, 2, 1000, 1, n, usage);
     int t = (int)ex_arg(argc, argv, 3, 2, 1, 64, usage);
-    if (n % chunk)
-        die("N (%ld) must be a multiple of CHUNK (%ld)", n, chunk);
-    job_t j = {.x = Malloc((size_t)n * (size_t)n * sizeof(double)), .n = n, .chunk = chunk,
-               .nb = n / chunk};
+    if (n % chunk) die("N (%ld) must be a multiple of CHUNK (%ld)", n, chunk);
+    job_t j = {.x = Malloc((size_t)n * (size_t)n * sizeof(double)), .n = n, .chunk = chunk, .nb = n / chunk};
     j.partial = Malloc((size_t)(j.nb * j.nb) * sizeof(double));
 
     double s1, st;
     double m1 = mean_of(&j, 1, &s1);
     double mt = mean_of(&j, t, &st);
     printf("(x + x.T).mean() of %ldx%ld in %ldx%ld chunks: %.12f with 1 thread (%.3f s), "
-           "%.12f with %d threads (%.3f s), speedup %.2f\n", n, n, chunk, chunk, m1, s1, mt, t, st,
-           s1 / st);
+           "%.12f with %d threads (%.3f s), speedup %.2f\n",
+           n, n, chunk, chunk, m1, s1, mt, t, st, s1 / st);
     free(j.x);
     free(j.partial);
     return m1 != mt; /* the same blocks, added in the same order: equal to the last bit */

@@ -23,8 +23,7 @@ static void connect_worker(int port, FILE **to, FILE **from) {
         die("worker 127.0.0.1:%d: %s", port, strerror(errno));
     *to = fdopen(s, "w");
     *from = fdopen(dup(s), "r");
-    if (!*to || !*from)
-        die("fdopen: %s", strerror(errno));
+    if (!*to || !*from) die("fdopen: %s", strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -33,26 +32,24 @@ int main(int argc, char **argv) {
     int tasks = (int)ex_arg(argc, argv, 2, 4, 1, 10000, usage);
     int nw = argc > 3 ? argc - 3 : 0;
     FILE *w[64], *r[64];
-    if (nw > 64)
-        die("at most 64 workers");
+    if (nw > 64) die("at most 64 workers");
     for (int i = 0; i < nw; i++)
         connect_worker((int)ex_arg(argc, argv, 3 + i, 0, 1, 65535, usage), &w[i], &r[i]);
 
     double t0 = ex_now();
     long hits = 0;
     /* guide:begin pi_driver */
-    for (int k = 0; k < tasks; k++) {     /* compute_pi.remote(samples): returns at once */
+    for (int k = 0; k < tasks; k++) { /* compute_pi.remote(samples): returns at once */
         if (nw == 0)
             hits += pi_hits(samples, (uint64_t)k + 1);
         else
             fprintf(w[k % nw], "%ld %d\n", samples, k + 1);
     }
     for (int i = 0; i < nw; i++)
-        fflush(w[i]);                       /* now every worker has its tasks */
+        fflush(w[i]);                           /* now every worker has its tasks */
     for (int k = 0; k < tasks && nw > 0; k++) { /* ray.get(futures), in submission order */
         long h;
-        if (fscanf(r[k % nw], "%ld", &h) != 1)
-            die("worker %d: no answer for task %d", k % nw, k);
+        if (fscanf(r[k % nw], "%ld", &h) != 1) die("worker %d: no answer for task %d", k % nw, k);
         hits += h;
     }
     /* guide:end pi_driver */
@@ -60,7 +57,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nw; i++)
         fclose(w[i]), fclose(r[i]);
     double total = (double)samples * tasks;
-    printf("pi ~ %.6f (%ld hits of %.0f samples, %d tasks, %d workers%s, %.3f s)\n", 4.0 * hits / total,
-           hits, total, tasks, nw, nw ? "" : ": run in-process", dt);
+    printf("pi ~ %.6f (%ld hits of %.0f samples, %d tasks, %d workers%s, %.3f s)\n", 4.0 * hits / total, hits,
+           total, tasks, nw, nw ? "" : ": run in-process", dt);
     return 0;
 }

@@ -22,8 +22,7 @@ static void serve(int c) {
     /* Two streams on one socket: a stdio stream may not switch from reading to writing unless it
      * can seek, and a socket cannot. */
     FILE *in = fdopen(c, "r"), *out = fdopen(dup(c), "w");
-    if (!in || !out)
-        die("fdopen: %s", strerror(errno));
+    if (!in || !out) die("fdopen: %s", strerror(errno));
     long samples;
     unsigned long seed;
     /* guide:begin pi_worker */
@@ -53,10 +52,8 @@ int main(int argc, char **argv) {
     long served = 0;
     while (!stop) {
         int c = accept(s, NULL, NULL);
-        if (c < 0 && errno == EINTR)
-            continue;
-        if (c < 0)
-            die("accept: %s", strerror(errno));
+        if (c < 0 && errno == EINTR) continue;
+        if (c < 0) die("accept: %s", strerror(errno));
         serve(c); /* one driver at a time: a worker is one CPU's worth of tasks */
         served++;
     }

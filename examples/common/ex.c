@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -23,8 +22,7 @@ void die(const char *fmt, ...) {
 }
 
 long ex_arg(int argc, char **argv, int i, long def, long min, long max, const char *usage) {
-    if (argc <= i)
-        return def;
+    if (argc <= i) return def;
     char *end;
     errno = 0;
     long v = strtol(argv[i], &end, 10);
@@ -36,14 +34,11 @@ long ex_arg(int argc, char **argv, int i, long def, long min, long max, const ch
     return v;
 }
 
-const char *ex_arg_str(int argc, char **argv, int i, const char *def) {
-    return argc > i ? argv[i] : def;
-}
+const char *ex_arg_str(int argc, char **argv, int i, const char *def) { return argc > i ? argv[i] : def; }
 
 static double ts_sec(clockid_t id) {
     struct timespec ts;
-    if (clock_gettime(id, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
+    if (clock_gettime(id, &ts) != 0) die("clock_gettime: %s", strerror(errno));
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -53,22 +48,19 @@ double ex_cpu(void) { return ts_sec(CLOCK_PROCESS_CPUTIME_ID); }
 void ex_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            die("nanosleep: %s", strerror(errno));
+        if (errno != EINTR) die("nanosleep: %s", strerror(errno));
 }
 
 void *Malloc(size_t n) {
     void *p = calloc(1, n ? n : 1);
-    if (!p)
-        die("out of memory (%zu bytes)", n);
+    if (!p) die("out of memory (%zu bytes)", n);
     return p;
 }
 
-#define CHECK_EN(call, what)                                                                       \
-    do {                                                                                           \
-        int en_ = (call);                                                                          \
-        if (en_ != 0)                                                                              \
-            die("%s: %s", what, strerror(en_));                                                    \
+#define CHECK_EN(call, what)                                                                                 \
+    do {                                                                                                     \
+        int en_ = (call);                                                                                    \
+        if (en_ != 0) die("%s: %s", what, strerror(en_));                                                    \
     } while (0)
 
 void Pthread_create(pthread_t *t, void *(*fn)(void *), void *arg) {
@@ -76,9 +68,7 @@ void Pthread_create(pthread_t *t, void *(*fn)(void *), void *arg) {
 }
 void Pthread_join(pthread_t t, void **ret) { CHECK_EN(pthread_join(t, ret), "pthread_join"); }
 void Pthread_mutex_lock(pthread_mutex_t *m) { CHECK_EN(pthread_mutex_lock(m), "pthread_mutex_lock"); }
-void Pthread_mutex_unlock(pthread_mutex_t *m) {
-    CHECK_EN(pthread_mutex_unlock(m), "pthread_mutex_unlock");
-}
+void Pthread_mutex_unlock(pthread_mutex_t *m) { CHECK_EN(pthread_mutex_unlock(m), "pthread_mutex_unlock"); }
 void Pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
     CHECK_EN(pthread_cond_wait(c, m), "pthread_cond_wait");
 }
@@ -89,24 +79,20 @@ void Pthread_cond_broadcast(pthread_cond_t *c) {
 
 pid_t Fork(void) {
     pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
+    if (pid < 0) die("fork: %s", strerror(errno));
     return pid;
 }
 
 void Pipe(int fd[2]) {
-    if (pipe(fd) != 0)
-        die("pipe: %s", strerror(errno));
+    if (pipe(fd) != 0) die("pipe: %s", strerror(errno));
 }
 
 void Write_all(int fd, const void *p, size_t n) {
     const char *c = p;
     while (n > 0) {
         ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            die("write: %s", strerror(errno));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) die("write: %s", strerror(errno));
         c += w;
         n -= (size_t)w;
     }
@@ -117,12 +103,9 @@ size_t Read_all(int fd, void *p, size_t n) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, c + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            die("read: %s", strerror(errno));
-        if (r == 0)
-            break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) die("read: %s", strerror(errno));
+        if (r == 0) break;
         got += (size_t)r;
     }
     return got;
@@ -131,8 +114,7 @@ size_t Read_all(int fd, void *p, size_t n) {
 int Waitpid_ok(pid_t pid) {
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid: %s", strerror(errno));
+        if (errno != EINTR) die("waitpid: %s", strerror(errno));
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 

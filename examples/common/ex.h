@@ -19,10 +19,10 @@ long ex_arg(int argc, char **argv, int i, long def, long min, long max, const ch
 /* argv[i] as a string, or def when argc <= i. */
 const char *ex_arg_str(int argc, char **argv, int i, const char *def);
 
-double ex_now(void);     /* monotonic seconds */
-double ex_cpu(void);     /* CPU seconds used by the whole process (all threads) */
+double ex_now(void); /* monotonic seconds */
+double ex_cpu(void); /* CPU seconds used by the whole process (all threads) */
 void ex_sleep_ms(long ms);
-void *Malloc(size_t n);  /* zeroed */
+void *Malloc(size_t n); /* zeroed */
 
 /* pthreads return the error number instead of setting errno (TLPI's errExitEN). */
 void Pthread_create(pthread_t *t, void *(*fn)(void *), void *arg);

@@ -33,8 +33,7 @@ static void trampoline(void) {
  * twice, as setjmp does). */
 static void make_coro(coro_t *c) {
     c->stack = Malloc(CO_STACK);
-    if (getcontext(&c->ctx) != 0)
-        die("getcontext failed");
+    if (getcontext(&c->ctx) != 0) die("getcontext failed");
     c->ctx.uc_stack.ss_sp = c->stack;
     c->ctx.uc_stack.ss_size = CO_STACK;
     c->ctx.uc_link = &sched_ctx;
@@ -43,8 +42,7 @@ static void make_coro(coro_t *c) {
 
 int co_spawn(co_fn *fn, void *arg) {
     for (int i = 0; i < CO_MAX; i++) {
-        if (coros[i].state != FREE || coros[i].stack)
-            continue;
+        if (coros[i].state != FREE || coros[i].stack) continue;
         make_coro(&coros[i]);
         coros[i].fn = fn, coros[i].arg = arg, coros[i].state = RUNNABLE;
         return i;
@@ -53,13 +51,17 @@ int co_spawn(co_fn *fn, void *arg) {
 }
 
 static void to_scheduler(void) {
-    if (swapcontext(&coros[current].ctx, &sched_ctx) != 0)
-        die("swapcontext failed");
+    if (swapcontext(&coros[current].ctx, &sched_ctx) != 0) die("swapcontext failed");
 }
 
-void co_yield(void) { to_scheduler(); }
-void co_block(void) { coros[current].state = BLOCKED; to_scheduler(); }
-void co_wake(int id) { if (coros[id].state == BLOCKED) coros[id].state = RUNNABLE; }
+void co_yield (void) { to_scheduler(); }
+void co_block(void) {
+    coros[current].state = BLOCKED;
+    to_scheduler();
+}
+void co_wake(int id) {
+    if (coros[id].state == BLOCKED) coros[id].state = RUNNABLE;
+}
 int co_self(void) { return current; }
 
 void co_run(void (*idle)(void)) {
@@ -71,15 +73,12 @@ void co_run(void (*idle)(void)) {
                 coros[i].stack = NULL;
             }
             live += coros[i].state != FREE;
-            if (coros[i].state != RUNNABLE)
-                continue;
+            if (coros[i].state != RUNNABLE) continue;
             current = i, ran = 1;
-            if (swapcontext(&sched_ctx, &coros[i].ctx) != 0)
-                die("swapcontext failed");
+            if (swapcontext(&sched_ctx, &coros[i].ctx) != 0) die("swapcontext failed");
             current = -1;
         }
-        if (!live)
-            return;
+        if (!live) return;
         if (!ran && idle)
             idle();
         else if (!ran)

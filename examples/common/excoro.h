@@ -7,7 +7,7 @@
 typedef void co_fn(void *arg);
 
 int co_spawn(co_fn *fn, void *arg); /* a new runnable coroutine; returns its id (0..63) */
-void co_yield(void);                /* lets the others run; comes back later */
+void co_yield (void);               /* lets the others run; comes back later */
 void co_block(void);                /* sleeps until someone calls co_wake(co_self()) */
 void co_wake(int id);
 int co_self(void);

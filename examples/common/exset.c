@@ -20,8 +20,7 @@ ex_set_t *ex_set_new(void) {
 }
 
 void ex_set_free(ex_set_t *s) {
-    if (s)
-        free(s->slot);
+    if (s) free(s->slot);
     free(s);
 }
 
@@ -39,19 +38,16 @@ int ex_set_has(const ex_set_t *s, const char *id) { return s->slot[find(s, id)][
 long ex_set_count(const ex_set_t *s) { return s->count; }
 
 int ex_set_add(ex_set_t *s, const char *id) {
-    if (!*id || strlen(id) >= EX_ID_MAX)
-        die("bad page id '%s'", id);
+    if (!*id || strlen(id) >= EX_ID_MAX) die("bad page id '%s'", id);
     long i = find(s, id);
-    if (s->slot[i][0])
-        return 0;
+    if (s->slot[i][0]) return 0;
     strcpy(s->slot[i], id);
     if (++s->count * 2 > s->cap) { /* grow: rehash every id into a table twice the size */
         ex_set_t old = *s;
         s->cap *= 2;
         s->slot = Malloc((size_t)s->cap * EX_ID_MAX);
         for (long k = 0; k < old.cap; k++)
-            if (old.slot[k][0])
-                strcpy(s->slot[find(s, old.slot[k])], old.slot[k]);
+            if (old.slot[k][0]) strcpy(s->slot[find(s, old.slot[k])], old.slot[k]);
         free(old.slot);
     }
     return 1;
@@ -61,8 +57,7 @@ void ex_list_push(ex_list_t *l, const char *id) {
     if (l->len == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->id = realloc(l->id, (size_t)l->cap * EX_ID_MAX);
-        if (!l->id)
-            die("out of memory");
+        if (!l->id) die("out of memory");
     }
     snprintf(l->id[l->len++], EX_ID_MAX, "%s", id);
 }

@@ -8,7 +8,7 @@
 typedef struct ex_set ex_set_t;
 ex_set_t *ex_set_new(void);
 void ex_set_free(ex_set_t *s);
-int ex_set_add(ex_set_t *s, const char *id);       /* 1 when id was new, 0 when already there */
+int ex_set_add(ex_set_t *s, const char *id); /* 1 when id was new, 0 when already there */
 int ex_set_has(const ex_set_t *s, const char *id);
 long ex_set_count(const ex_set_t *s);
 
@@ -18,7 +18,7 @@ typedef struct {
 } ex_list_t;
 
 void ex_list_push(ex_list_t *l, const char *id);
-const char *ex_list_pop(ex_list_t *l);             /* the oldest item, or NULL when empty */
+const char *ex_list_pop(ex_list_t *l); /* the oldest item, or NULL when empty */
 void ex_list_free(ex_list_t *l);
 
 #endif

@@ -20,8 +20,7 @@ int main(int argc, char **argv) {
     long block_ms = ex_arg(argc, argv, 1, 300, 1, 10000, "[B_MS]");
     int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec its = {{0, TICK_MS * 1000000L}, {0, TICK_MS * 1000000L}};
-    if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0)
-        die("timerfd: %s", strerror(errno));
+    if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0) die("timerfd: %s", strerror(errno));
     double t0 = ex_now(), next_due = t0 + TICK_MS / 1000.0, worst = 0;
     int served = 0, slow_started = 0;
 
@@ -30,8 +29,7 @@ int main(int argc, char **argv) {
         if (read(tfd, &ticks, sizeof ticks) != sizeof ticks) /* the loop's wait */
             die("read timerfd: %s", strerror(errno));
         double wait = ex_now() - next_due; /* how late the oldest waiting request is served */
-        if (wait > worst)
-            worst = wait;
+        if (wait > worst) worst = wait;
         next_due += (double)ticks * TICK_MS / 1000.0;
         served += (int)ticks;
         /* guide:begin blocking_loop */
@@ -42,8 +40,8 @@ int main(int argc, char **argv) {
         }
         /* guide:end blocking_loop */
     }
-    printf("served %d requests; the longest any waited: %.0f ms (a blocking call of %ld ms)\n",
-           served, worst * 1000, block_ms);
+    printf("served %d requests; the longest any waited: %.0f ms (a blocking call of %ld ms)\n", served,
+           worst * 1000, block_ms);
     close(tfd);
     return 0;
 }

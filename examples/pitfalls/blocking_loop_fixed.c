@@ -33,10 +33,8 @@ int main(int argc, char **argv) {
     block_ms = ex_arg(argc, argv, 1, 300, 1, 10000, "[B_MS]");
     int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec its = {{0, TICK_MS * 1000000L}, {0, TICK_MS * 1000000L}};
-    if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0)
-        die("timerfd: %s", strerror(errno));
-    if ((done_fd = eventfd(0, 0)) < 0)
-        die("eventfd: %s", strerror(errno));
+    if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0) die("timerfd: %s", strerror(errno));
+    if ((done_fd = eventfd(0, 0)) < 0) die("eventfd: %s", strerror(errno));
     double t0 = ex_now(), next_due = t0 + TICK_MS / 1000.0, worst = 0;
     int served = 0, slow_started = 0;
     pthread_t worker;
@@ -47,18 +45,14 @@ int main(int argc, char **argv) {
             die("poll: %s", strerror(errno));
         uint64_t n;
         if (fds[1].revents & POLLIN) {
-            if (read(done_fd, &n, sizeof n) != sizeof n)
-                die("read eventfd: %s", strerror(errno));
+            if (read(done_fd, &n, sizeof n) != sizeof n) die("read eventfd: %s", strerror(errno));
             Pthread_join(worker, NULL);
             printf("slow request done at %.3f s\n", ex_now() - t0);
         }
-        if (!(fds[0].revents & POLLIN))
-            continue;
-        if (read(tfd, &n, sizeof n) != sizeof n)
-            die("read timerfd: %s", strerror(errno));
+        if (!(fds[0].revents & POLLIN)) continue;
+        if (read(tfd, &n, sizeof n) != sizeof n) die("read timerfd: %s", strerror(errno));
         double wait = ex_now() - next_due;
-        if (wait > worst)
-            worst = wait;
+        if (wait > worst) worst = wait;
         next_due += (double)n * TICK_MS / 1000.0;
         served += (int)n;
         if (!slow_started && ex_now() - t0 >= SLOW_AT_MS / 1000.0) {
@@ -66,8 +60,8 @@ int main(int argc, char **argv) {
             Pthread_create(&worker, off_the_loop, NULL); /* hand it off, return to the loop */
         }
     }
-    printf("served %d requests; the longest any waited: %.0f ms (a blocking call of %ld ms)\n",
-           served, worst * 1000, block_ms);
+    printf("served %d requests; the longest any waited: %.0f ms (a blocking call of %ld ms)\n", served,
+           worst * 1000, block_ms);
     close(tfd);
     close(done_fd);
     return 0;

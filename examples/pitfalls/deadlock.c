@@ -26,14 +26,11 @@ static int lock_or_report(pthread_mutex_t *second, const char *who) {
     if ((until.tv_nsec += (timeout_ms % 1000) * 1000000L) >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
     int rc = pthread_mutex_timedlock(second, &until);
-    if (rc == 0)
-        return 0;
-    if (rc != ETIMEDOUT)
-        die("pthread_mutex_timedlock: %s", strerror(rc));
+    if (rc == 0) return 0;
+    if (rc != ETIMEDOUT) die("pthread_mutex_timedlock: %s", strerror(rc));
     Pthread_mutex_lock(&report);
     deadlocks++;
-    printf("%s: deadlock: waited %ld ms for its second lock, held by the other thread\n", who,
-           timeout_ms);
+    printf("%s: deadlock: waited %ld ms for its second lock, held by the other thread\n", who, timeout_ms);
     Pthread_mutex_unlock(&report);
     return -1;
 }
@@ -42,8 +39,7 @@ static int lock_or_report(pthread_mutex_t *second, const char *who) {
 static void *one(void *arg) {
     Pthread_mutex_lock(&a);
     pthread_barrier_wait(&both_hold_one); /* now two holds B: the cycle is certain */
-    if (lock_or_report(&b, "thread 1 (A then B)") == 0)
-        Pthread_mutex_unlock(&b);
+    if (lock_or_report(&b, "thread 1 (A then B)") == 0) Pthread_mutex_unlock(&b);
     Pthread_mutex_unlock(&a);
     return NULL;
 }
@@ -51,8 +47,7 @@ static void *one(void *arg) {
 static void *two(void *arg) {
     Pthread_mutex_lock(&b);
     pthread_barrier_wait(&both_hold_one);
-    if (lock_or_report(&a, "thread 2 (B then A)") == 0)
-        Pthread_mutex_unlock(&a);
+    if (lock_or_report(&a, "thread 2 (B then A)") == 0) Pthread_mutex_unlock(&a);
     Pthread_mutex_unlock(&b);
     return NULL;
 }
@@ -60,8 +55,7 @@ static void *two(void *arg) {
 
 int main(int argc, char **argv) {
     timeout_ms = ex_arg(argc, argv, 1, 500, 1, 60000, "[TIMEOUT_MS]");
-    if (pthread_barrier_init(&both_hold_one, NULL, 2) != 0)
-        die("pthread_barrier_init failed");
+    if (pthread_barrier_init(&both_hold_one, NULL, 2) != 0) die("pthread_barrier_init failed");
     pthread_t t1, t2;
     Pthread_create(&t1, one, NULL);
     Pthread_create(&t2, two, NULL);

@@ -24,8 +24,7 @@ static int lock_or_report(pthread_mutex_t *m) {
     if ((until.tv_nsec += (timeout_ms % 1000) * 1000000L) >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
     int rc = pthread_mutex_timedlock(m, &until);
-    if (rc != 0 && rc != ETIMEDOUT)
-        die("pthread_mutex_timedlock: %s", strerror(rc));
+    if (rc != 0 && rc != ETIMEDOUT) die("pthread_mutex_timedlock: %s", strerror(rc));
     return rc == 0 ? 0 : -1;
 }
 
@@ -40,8 +39,7 @@ static void *worker(void *arg) {
         }
         Pthread_mutex_unlock(&a);
     }
-    if (!ok)
-        atomic_fetch_add(&deadlocks, 1);
+    if (!ok) atomic_fetch_add(&deadlocks, 1);
     return NULL;
 }
 /* guide:end deadlock_fixed */

@@ -11,8 +11,12 @@
 #include <stdio.h>
 
 /* guide:begin false_sharing */
-typedef struct { atomic_long v; } packed_t;                          /* 8 bytes: 8 to a line */
-typedef struct { _Alignas(64) atomic_long v; } padded_t;             /* one cache line each */
+typedef struct {
+    atomic_long v;
+} packed_t; /* 8 bytes: 8 to a line */
+typedef struct {
+    _Alignas(64) atomic_long v;
+} padded_t; /* one cache line each */
 /* guide:end false_sharing */
 
 static packed_t packed[64];
@@ -44,7 +48,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < t; i++)
         total += atomic_load(&packed[i].v) + atomic_load(&padded[i].v);
     printf("%d threads x %ld increments: one cache line %.3f s, padded %.3f s, slowdown %.2fx "
-           "(counts %s)\n", t, n, same_line, own_line, same_line / own_line,
-           total == 2 * n * t ? "correct" : "WRONG");
+           "(counts %s)\n",
+           t, n, same_line, own_line, same_line / own_line, total == 2 * n * t ? "correct" : "WRONG");
     return total != 2 * n * t;
 }

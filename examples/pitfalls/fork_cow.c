@@ -23,8 +23,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
         _exit(0);
     }
-    if (!Waitpid_ok(pid))
-        die("child failed");
+    if (!Waitpid_ok(pid)) die("child failed");
     printf("parent: counter = %ld (the child's %ld updates are invisible here)\n", counter, n);
     /* guide:end fork_cow */
     return 0;

@@ -39,11 +39,11 @@ int main(int argc, char **argv) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += ms / 1000, until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
         int rc = pthread_mutex_timedlock(&log_lock, &until);
         printf("child: %s\n", rc == ETIMEDOUT ? "deadlock: log_lock was held at fork time by a "
-                                                "thread that does not exist here" : "got log_lock");
+                                                "thread that does not exist here"
+                                              : "got log_lock");
         fflush(stdout); /* _exit() skips stdio: flush by hand */
         _exit(rc == ETIMEDOUT ? 3 : 0);
     }
@@ -51,8 +51,7 @@ int main(int argc, char **argv) {
     pthread_barrier_wait(&forked);
     Pthread_join(t, NULL);
     int st;
-    if (waitpid(pid, &st, 0) != pid)
-        die("waitpid: %s", strerror(errno));
+    if (waitpid(pid, &st, 0) != pid) die("waitpid: %s", strerror(errno));
     printf("parent: the child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }

@@ -33,8 +33,7 @@ static void release(void) { Pthread_mutex_unlock(&log_lock); }
 int main(int argc, char **argv) {
     long ms = ex_arg(argc, argv, 1, 300, 1, 60000, "[TIMEOUT_MS]");
     int en = pthread_atfork(prepare, release, release);
-    if (en != 0)
-        die("pthread_atfork: %s", strerror(en));
+    if (en != 0) die("pthread_atfork: %s", strerror(en));
     pthread_barrier_init(&holding, NULL, 2);
     pthread_t t;
     Pthread_create(&t, logger, NULL);
@@ -44,8 +43,7 @@ int main(int argc, char **argv) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += ms / 1000, until.tv_nsec += (ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
         int rc = pthread_mutex_timedlock(&log_lock, &until);
         printf("child: %s\n", rc == 0 ? "got log_lock" : "deadlock");
         fflush(stdout);
@@ -53,8 +51,7 @@ int main(int argc, char **argv) {
     }
     Pthread_join(t, NULL);
     int st;
-    if (waitpid(pid, &st, 0) != pid)
-        die("waitpid: %s", strerror(errno));
+    if (waitpid(pid, &st, 0) != pid) die("waitpid: %s", strerror(errno));
     printf("parent: the child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }

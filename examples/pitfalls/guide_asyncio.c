@@ -11,8 +11,7 @@
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [C]]";
-    if (argc < 3)
-        ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
     long max = ex_arg(argc, argv, 3, 100000, 1, 10000000, usage);
     int c = (int)ex_arg(argc, argv, 4, 10, 1, 256, usage);
     ex_http_init();
@@ -24,8 +23,7 @@ int main(int argc, char **argv) {
     while (to_visit.len > 0 && ex_set_count(visited) < max) {
         int n = 0; /* gather(*[fetch_page(p) for p in to_visit[:C]]), each skipping seen pages */
         for (long i = 0; i < to_visit.len && i < c; i++) {
-            if (ex_set_count(visited) >= max || !ex_set_add(visited, to_visit.id[i]))
-                continue;
+            if (ex_set_count(visited) >= max || !ex_set_add(visited, to_visit.id[i])) continue;
             batch[n] = (page_t){.base = argv[1]};
             snprintf(batch[n++].id, EX_ID_MAX, "%s", to_visit.id[i]);
         }
@@ -35,8 +33,7 @@ int main(int argc, char **argv) {
         /* to_visit = [link for link in new_links if link not in visited] */
         for (int k = 0; k < n; k++)
             for (long i = 0; i < batch[k].links.len; i++)
-                if (!ex_set_has(visited, batch[k].links.id[i]))
-                    ex_list_push(&next, batch[k].links.id[i]);
+                if (!ex_set_has(visited, batch[k].links.id[i])) ex_list_push(&next, batch[k].links.id[i]);
         /* guide:end guide_asyncio */
         for (int k = 0; k < n; k++)
             ex_list_free(&batch[k].links);

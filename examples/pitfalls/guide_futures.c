@@ -8,8 +8,7 @@
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES]";
-    if (argc < 3)
-        ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
     long max = ex_arg(argc, argv, 3, 50, 1, 10000000, usage);
     ex_http_init();
     ex_set_t *visited = ex_set_new();
@@ -30,8 +29,7 @@ int main(int argc, char **argv) {
         gather(batch, n); /* futures = [session.get(...) ...]; future.result() for each */
         for (int k = 0; k < n; k++) {
             for (long i = 0; i < batch[k].links.len; i++)
-                if (!ex_set_has(visited, batch[k].links.id[i]))
-                    ex_list_push(&to_visit, batch[k].links.id[i]);
+                if (!ex_set_has(visited, batch[k].links.id[i])) ex_list_push(&to_visit, batch[k].links.id[i]);
             ex_list_free(&batch[k].links);
         }
     }

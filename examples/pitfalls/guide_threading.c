@@ -24,8 +24,7 @@ static int timed_wait(long ms) { /* ETIMEDOUT or 0; with mu held */
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     t.tv_sec += ms / 1000, t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L)
-        t.tv_sec++, t.tv_nsec -= 1000000000L;
+    if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
     return pthread_cond_timedwait(&cv, &mu, &t);
 }
 
@@ -35,9 +34,9 @@ static void *worker(void *arg) {
         Pthread_mutex_lock(&mu);
         int rc = 0;
         while (to_visit.head == to_visit.len && rc != ETIMEDOUT)
-            rc = timed_wait(idle_ms);          /* current_path = to_visit.get(timeout=1) */
-        if (to_visit.head == to_visit.len) {   /* except: break */
-            quit_early += unfinished > 0;      /* ...while another worker still fetches */
+            rc = timed_wait(idle_ms);        /* current_path = to_visit.get(timeout=1) */
+        if (to_visit.head == to_visit.len) { /* except: break */
+            quit_early += unfinished > 0;    /* ...while another worker still fetches */
             Pthread_mutex_unlock(&mu);
             return NULL;
         }
@@ -47,16 +46,15 @@ static void *worker(void *arg) {
         Pthread_mutex_unlock(&mu);
         if (!skip) {
             page_fetch(&p);
-            if (p.status != 200) {             /* data["links"]: KeyError, not caught */
+            if (p.status != 200) { /* data["links"]: KeyError, not caught */
                 printf("worker: no links on %s (HTTP %ld): the thread dies\n", p.id, p.status);
-                return NULL;                   /* ...without task_done() */
+                return NULL; /* ...without task_done() */
             }
         }
         Pthread_mutex_lock(&mu);
         for (long i = 0; i < p.links.len; i++)
-            if (!ex_set_has(visited, p.links.id[i]))
-                ex_list_push(&to_visit, p.links.id[i]), unfinished++;
-        unfinished--;                          /* to_visit.task_done() */
+            if (!ex_set_has(visited, p.links.id[i])) ex_list_push(&to_visit, p.links.id[i]), unfinished++;
+        unfinished--; /* to_visit.task_done() */
         Pthread_cond_broadcast(&cv);
         Pthread_mutex_unlock(&mu);
         ex_list_free(&p.links);
@@ -66,8 +64,7 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [THREADS [IDLE_MS]]]";
-    if (argc < 3)
-        ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
     base = argv[1];
     max_pages = ex_arg(argc, argv, 3, 50, 1, 10000000, usage);
     int t = (int)ex_arg(argc, argv, 4, 5, 1, 256, usage);

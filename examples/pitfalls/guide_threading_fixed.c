@@ -19,22 +19,19 @@ static void *worker(void *arg) {
     Pthread_mutex_lock(&mu);
     for (;;) {
         while (to_visit.head == to_visit.len && unfinished > 0)
-            Pthread_cond_wait(&cv, &mu);   /* idle only while another worker is fetching */
-        if (unfinished == 0)               /* nothing queued, nothing in flight: the end */
+            Pthread_cond_wait(&cv, &mu); /* idle only while another worker is fetching */
+        if (unfinished == 0)             /* nothing queued, nothing in flight: the end */
             break;
         page_t p = {.base = base};
         snprintf(p.id, EX_ID_MAX, "%s", ex_list_pop(&to_visit));
         int skip = ex_set_count(visited) >= max_pages || !ex_set_add(visited, p.id);
         Pthread_mutex_unlock(&mu);
-        if (!skip)
-            page_fetch(&p);
+        if (!skip) page_fetch(&p);
         Pthread_mutex_lock(&mu);
-        failed += !skip && p.status != 200;  /* no links: counted, and still done */
+        failed += !skip && p.status != 200; /* no links: counted, and still done */
         for (long i = 0; i < p.links.len; i++)
-            if (!ex_set_has(visited, p.links.id[i]))
-                ex_list_push(&to_visit, p.links.id[i]), unfinished++;
-        if (--unfinished == 0 || p.links.len > 0)
-            Pthread_cond_broadcast(&cv);
+            if (!ex_set_has(visited, p.links.id[i])) ex_list_push(&to_visit, p.links.id[i]), unfinished++;
+        if (--unfinished == 0 || p.links.len > 0) Pthread_cond_broadcast(&cv);
         ex_list_free(&p.links);
     }
     Pthread_mutex_unlock(&mu);
@@ -44,8 +41,7 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [THREADS]]";
-    if (argc < 3)
-        ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
     base = argv[1];
     max_pages = ex_arg(argc, argv, 3, 50, 1, 10000000, usage);
     int t = (int)ex_arg(argc, argv, 4, 5, 1, 256, usage);
@@ -58,8 +54,8 @@ int main(int argc, char **argv) {
         Pthread_create(&tids[i], worker, NULL);
     for (int i = 0; i < t; i++)
         Pthread_join(tids[i], NULL);
-    printf("visited %ld pages (%ld failed); all %d workers worked to the end\n",
-           ex_set_count(visited), failed, t);
+    printf("visited %ld pages (%ld failed); all %d workers worked to the end\n", ex_set_count(visited),
+           failed, t);
     ex_list_free(&to_visit);
     ex_set_free(visited);
     return 0;
