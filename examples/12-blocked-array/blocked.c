@@ -73,7 +73,7 @@ static double mean_of(job_t *j, int t, double *secs) {
 
 int main(int argc, char **argv) {
     const char *usage = "[N [CHUNK [T]]]";
-    long n = ex_arg(argc, argv, 1, 10000, 1, 40000, usage);
+    long n = ex_arg(argc, argv, 1, 10000, 1, 20000, usage); /* 20000: 3.2 GB */
     long chunk = ex_arg(argc, argv, 2, 1000, 1, n, usage);
     int t = (int)ex_arg(argc, argv, 3, 2, 1, 64, usage);
     if (n % chunk) die("N (%ld) must be a multiple of CHUNK (%ld)", n, chunk);

@@ -34,6 +34,11 @@ long ex_arg(int argc, char **argv, int i, long def, long min, long max, const ch
     return v;
 }
 
+void ex_usage(char **argv, const char *usage) {
+    fprintf(stderr, "%s: missing arguments\nusage: %s %s\n", program_invocation_short_name, argv[0], usage);
+    exit(2);
+}
+
 const char *ex_arg_str(int argc, char **argv, int i, const char *def) { return argc > i ? argv[i] : def; }
 
 static double ts_sec(clockid_t id) {

@@ -16,6 +16,9 @@ void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
  * and exits 2. */
 long ex_arg(int argc, char **argv, int i, long def, long min, long max, const char *usage);
 
+/* Prints "usage: PROGRAM USAGE" to stderr and exits 2 (for arguments that have no default). */
+void ex_usage(char **argv, const char *usage) __attribute__((noreturn));
+
 /* argv[i] as a string, or def when argc <= i. */
 const char *ex_arg_str(int argc, char **argv, int i, const char *def);
 

@@ -2,7 +2,7 @@
  * pages of to_visit, then sets to_visit to the links those pages found, and the pages of to_visit
  * past the first C are forgotten (`to_visit = [link for link in new_links if link not in visited]`).
  * On the guide's own 10,000-page graph it finds 7,038 of the 8,955 reachable pages. This is that
- * loop in C, round for round. Fixed: guide_asyncio_fixed.c (one line differs).
+ * loop in C, round for round. Fixed: guide_asyncio_fixed.c (which keeps to_visit[C:]).
  *
  * usage: guide_asyncio URL START [MAX_PAGES [C]]   (default 100000 pages, 10 at a time) */
 #include "guidecrawl.h"
@@ -11,7 +11,7 @@
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [C]]";
-    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_usage(argv, usage);
     long max = ex_arg(argc, argv, 3, 100000, 1, 10000000, usage);
     int c = (int)ex_arg(argc, argv, 4, 10, 1, 256, usage);
     ex_http_init();

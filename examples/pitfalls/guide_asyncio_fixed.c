@@ -10,7 +10,7 @@
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [C]]";
-    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_usage(argv, usage);
     long max = ex_arg(argc, argv, 3, 100000, 1, 10000000, usage);
     int c = (int)ex_arg(argc, argv, 4, 10, 1, 256, usage);
     ex_http_init();

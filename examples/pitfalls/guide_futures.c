@@ -8,7 +8,7 @@
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES]";
-    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_usage(argv, usage);
     long max = ex_arg(argc, argv, 3, 50, 1, 10000000, usage);
     ex_http_init();
     ex_set_t *visited = ex_set_new();

@@ -64,7 +64,7 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     const char *usage = "URL START [MAX_PAGES [THREADS [IDLE_MS]]]";
-    if (argc < 3) ex_arg(2, argv, 1, 0, 0, 0, usage); /* prints the usage line, exits 2 */
+    if (argc < 3) ex_usage(argv, usage);
     base = argv[1];
     max_pages = ex_arg(argc, argv, 3, 50, 1, 10000000, usage);
     int t = (int)ex_arg(argc, argv, 4, 5, 1, 256, usage);

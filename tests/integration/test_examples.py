@@ -401,6 +401,13 @@ class BadArguments(unittest.TestCase):
                 self.assertNotIn("Sanitizer", err)
                 self.assertTrue(err.strip(), "no error message")
 
+    def test_missing_arguments_are_a_usage_error(self):
+        for prog in ("guide_asyncio", "guide_asyncio_fixed", "guide_futures", "guide_futures_fixed",
+                     "guide_threading", "guide_threading_fixed"):
+            with self.subTest(prog=prog):
+                _, err, _ = run("pitfalls/" + prog, expect_rc=2)
+                self.assertIn("missing arguments\nusage: ", err)
+
     def test_bad_number_is_a_usage_error(self):
         _, err, rc = run("02-threads/cpu_threads", "many", expect_rc=2)
         self.assertIn("bad argument 'many'", err)
