@@ -6,6 +6,8 @@
 #   make SANITIZER=thread  TSan build in build/tsan/
 #   make test              dependencies, all builds, unit + integration + fuzz-regression tests
 #   make demo              dependencies, build, start the demo server and show it working
+#   make examples          the teaching programs of examples/ in build/examples/ (examples/examples.mk)
+#   make guide-figures     reruns the commands behind docs/GUIDE.md's figures and prints them
 #   make fuzz              build libFuzzer targets in build/fuzz/ (run them: build/fuzz/fuzz_http tests/fuzz/corpus/http)
 
 CC      ?= cc
@@ -57,7 +59,7 @@ ifeq ($(V),1)
   QUIET_LINK :=
 endif
 
-.PHONY: all deps test check-sanitizers unit integration fuzz fuzz-regression demo bench clean format
+.PHONY: all deps test check-sanitizers unit integration fuzz fuzz-regression demo bench clean format guide-figures
 all: $(BIN)
 ifeq ($(VARIANT),release)
 	@ln -sf $(BIN) crawlbench
@@ -91,6 +93,8 @@ unit-bins: $(UNIT_BIN)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
 
+include examples/examples.mk
+
 deps:
 	@scripts/deps.sh build test
 
@@ -114,8 +118,13 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
+# The figures of docs/GUIDE.md, measured again on this machine.
+guide-figures:
+	@scripts/guide-figures.sh
+
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC) \
+	  $(wildcard examples/*/*.c examples/*/*.h)
 
 clean:
 	rm -rf build crawlbench

@@ -29,10 +29,12 @@ stage "layers (src/LAYERS: every #include points to a lower layer)"
 /usr/bin/python3 tests/layers.py
 record "layers" $?
 
-stage "build (release, ASan+UBSan, TSan)"
+stage "build (release, ASan+UBSan, TSan, examples)"
 make -s -j"$jobs" all || { echo "release build failed"; echo "0 passed, 1 failed"; exit 1; }
 make -s -j"$jobs" SANITIZER=address all unit-bins || { echo "ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
 make -s -j"$jobs" SANITIZER=thread all || { echo "TSan build failed"; echo "0 passed, 1 failed"; exit 1; }
+# The teaching programs (examples/examples.mk), run by tests/integration/test_examples.py.
+make -s -j"$jobs" examples || { echo "examples build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 stage "unit tests (ASan+UBSan)"
 for t in build/asan/tests/test_*; do
