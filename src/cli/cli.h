@@ -4,6 +4,7 @@
 #define CRAWLBENCH_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -13,6 +14,12 @@ int cli_serve(int argc, char **argv);
 int cli_crawl(int argc, char **argv);
 int cli_graph(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+int cli_analyze(int argc, char **argv);
+
+/* Writes path atomically (src/cli/atomic.c): write(f, ctx) fills a temporary file beside it, which is
+ * renamed into place only when write returned 0 and every byte reached the file. On failure path is
+ * untouched, the temporary file removed and err[256] says why. */
+int cli_write_atomic(const char *path, int (*write)(FILE *f, void *ctx), void *ctx, char *err);
 
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */

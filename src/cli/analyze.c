@@ -1,0 +1,342 @@
+/* `crawlbench analyze`: the guide's CPU-bound half (docs/ANALYZE.md). Loads or generates a graph,
+ * then computes the guide's link score, PageRank and graph statistics with one of four models, and
+ * prints a table or JSON. Every output is produced after all the work succeeded, so a failed run
+ * writes nothing; --ranks goes through a temporary file and a rename. */
+#include "analyze/exec.h"
+#include "analyze/gstats.h"
+#include "analyze/pagerank.h"
+#include "analyze/pgraph.h"
+#include "analyze/score.h"
+#include "cli/cli.h"
+#include "graph/graph.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static const char analyze_usage[] =
+    "usage: crawlbench analyze [options]\n"
+    "\n"
+    "Computes the guide's link score (analyze_page_content), PageRank and graph statistics with one\n"
+    "concurrency model. Results are bit-identical for every model and number of workers.\n"
+    "\n"
+    "input (one of):\n"
+    "  --pages N --seed S --out-degree D   the graph 'crawlbench serve' builds (default 1000, 42, 8)\n"
+    "  --graph FILE          a SNAP edge list (plain or .gz)\n"
+    "  --crawl FILE          a saved crawl: 'PAGE_ID<TAB>LINK_ID LINK_ID ...' a line\n"
+    "work:\n"
+    "  --model M             sequential (default), threads, processes or openmp\n"
+    "  --workers N           workers for threads, processes, openmp (default 1; at most 8 per CPU)\n"
+    "  --work K              repeat each link's score computation K times (default 1)\n"
+    "  --tolerance X         stop PageRank when the L1 change falls below X (default 1e-8)\n"
+    "  --max-iter N          at most N PageRank iterations (default 200)\n"
+    "  --order O             page order in memory: indegree (default) or natural\n"
+    "  --prefetch N          software prefetch distance in links, 0 for none (default 16)\n"
+    "output:\n"
+    "  --json                one JSON object instead of the table\n"
+    "  --top N               pages in the top lists (default 10, at most 100)\n"
+    "  --ranks FILE          write 'page_id rank' lines (17 significant digits), atomically\n"
+    "\n"
+    "Exit codes: 0 ok, 1 runtime failure (unreadable or malformed input, a worker died), 2 usage.\n";
+
+enum {
+    OPT_PAGES = 256, OPT_SEED, OPT_OUT_DEGREE, OPT_GRAPH, OPT_CRAWL, OPT_MODEL, OPT_WORKERS, OPT_WORK,
+    OPT_TOL, OPT_MAXITER, OPT_ORDER, OPT_PREFETCH, OPT_JSON, OPT_TOP, OPT_RANKS,
+};
+
+static const struct option analyze_options[] = {
+    {"pages", required_argument, 0, OPT_PAGES},     {"seed", required_argument, 0, OPT_SEED},
+    {"out-degree", required_argument, 0, OPT_OUT_DEGREE}, {"graph", required_argument, 0, OPT_GRAPH},
+    {"crawl", required_argument, 0, OPT_CRAWL},     {"model", required_argument, 0, OPT_MODEL},
+    {"workers", required_argument, 0, OPT_WORKERS}, {"work", required_argument, 0, OPT_WORK},
+    {"tolerance", required_argument, 0, OPT_TOL},   {"max-iter", required_argument, 0, OPT_MAXITER},
+    {"order", required_argument, 0, OPT_ORDER},     {"prefetch", required_argument, 0, OPT_PREFETCH},
+    {"json", no_argument, 0, OPT_JSON},             {"top", required_argument, 0, OPT_TOP},
+    {"ranks", required_argument, 0, OPT_RANKS},     {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+typedef struct analyze_opts {
+    graph_params_t gen;
+    int gen_set;
+    const char *graph_file, *crawl_file, *ranks_file;
+    exec_model_t model;
+    unsigned workers;
+    uint32_t work, top;
+    pg_order_t order;
+    pr_opts_t pr;
+    int json;
+} analyze_opts_t;
+
+/* What a run measured, for the table and the JSON. */
+typedef struct analyze_run {
+    graph_t *g;
+    pgraph_t *pg;
+    double *rank;
+    uint64_t score;
+    pr_result_t pr;
+    gstats_t st;
+    double t_load, t_prepare, t_score, t_pagerank, t_stats;
+    long rss_kib, child_rss_kib;
+} analyze_run_t;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int parse_double(const char *opt, const char *s, double min, double max, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v) || v <= min || v > max) {
+        fprintf(stderr, "crawlbench: %s expects a number above %g and at most %g, not '%s'\n", opt, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One option; 0 when taken, CLI_USAGE when bad. */
+static int analyze_option(analyze_opts_t *o, int opt, const char *arg, char **argv) {
+    uint64_t n;
+    switch (opt) {
+    case OPT_PAGES: if (cli_parse_u64("--pages", arg, 1, 50000000, &n)) return CLI_USAGE; o->gen.pages = (uint32_t)n; o->gen_set = 1; return 0;
+    case OPT_SEED: if (cli_parse_u64("--seed", arg, 0, UINT64_MAX, &n)) return CLI_USAGE; o->gen.seed = n; o->gen_set = 1; return 0;
+    case OPT_OUT_DEGREE: if (cli_parse_u64("--out-degree", arg, 1, 1000, &n)) return CLI_USAGE; o->gen.out_degree = (uint32_t)n; o->gen_set = 1; return 0;
+    case OPT_GRAPH: o->graph_file = arg; return 0;
+    case OPT_CRAWL: o->crawl_file = arg; return 0;
+    case OPT_MODEL:
+        if (exec_model_parse(arg, &o->model) == 0) return 0;
+        return cli_usage_error("analyze", "unknown model '%s' (sequential, threads, processes or openmp)", arg);
+    case OPT_WORKERS: if (cli_parse_u64("--workers", arg, 1, exec_max_workers(), &n)) return CLI_USAGE; o->workers = (unsigned)n; return 0;
+    case OPT_WORK: if (cli_parse_u64("--work", arg, 1, 1000000, &n)) return CLI_USAGE; o->work = (uint32_t)n; return 0;
+    case OPT_TOL: return parse_double("--tolerance", arg, 0, 1, &o->pr.tolerance) ? CLI_USAGE : 0;
+    case OPT_MAXITER: if (cli_parse_u64("--max-iter", arg, 1, 1000000, &n)) return CLI_USAGE; o->pr.max_iter = (uint32_t)n; return 0;
+    case OPT_PREFETCH: if (cli_parse_u64("--prefetch", arg, 0, 1024, &n)) return CLI_USAGE; o->pr.prefetch = (uint32_t)n; return 0;
+    case OPT_TOP: if (cli_parse_u64("--top", arg, 0, GSTATS_TOP_MAX, &n)) return CLI_USAGE; o->top = (uint32_t)n; return 0;
+    case OPT_JSON: o->json = 1; return 0;
+    case OPT_RANKS: o->ranks_file = arg; return 0;
+    case OPT_ORDER:
+        if (!strcmp(arg, "indegree")) o->order = PG_ORDER_INDEGREE;
+        else if (!strcmp(arg, "natural")) o->order = PG_ORDER_NATURAL;
+        else return cli_usage_error("analyze", "unknown --order '%s' (indegree or natural)", arg);
+        return 0;
+    default: return cli_option_error("analyze", argv, opt);
+    }
+}
+
+/* -1 for --help (done), 0 to run, CLI_USAGE. */
+static int analyze_parse(int argc, char **argv, analyze_opts_t *o) {
+    *o = (analyze_opts_t){.gen = {.seed = 42, .pages = 1000, .out_degree = 8}, .model = EXEC_SEQUENTIAL,
+                          .workers = 1, .work = 1, .top = 10, .order = PG_ORDER_INDEGREE,
+                          .pr = {.damping = 0.85, .tolerance = 1e-8, .max_iter = 200, .prefetch = PR_PREFETCH}};
+    int opt, rc;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", analyze_options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(analyze_usage, stdout);
+            return -1;
+        }
+        if ((rc = analyze_option(o, opt, optarg, argv))) return rc;
+    }
+    if (optind < argc) return cli_usage_error("analyze", "unexpected argument '%s'", argv[optind]);
+    if ((o->graph_file != NULL) + (o->crawl_file != NULL) + o->gen_set > 1)
+        return cli_usage_error("analyze", "choose one input: --graph, --crawl, or --pages/--seed/--out-degree");
+    if (o->model == EXEC_SEQUENTIAL && o->workers > 1)
+        return cli_usage_error("analyze", "--workers is for threads, processes and openmp; sequential has one");
+    return 0;
+}
+
+static int write_ranks(FILE *f, void *ctx) {
+    const analyze_run_t *r = ctx;
+    for (uint32_t p = 0; p < r->pg->n; p++) {
+        size_t len;
+        const char *id = graph_id(r->g, p, &len);
+        if (fprintf(f, "%.*s %.17g\n", (int)len, id, r->rank[p]) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Load, prepare, score, PageRank, statistics, each timed. -1 with err on failure. */
+static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err) {
+    exec_t *ex = NULL;
+    int rc = -1;
+    double t = now_s();
+    if (o->graph_file) r->g = graph_load_snap(o->graph_file, err);
+    else if (o->crawl_file) r->g = graph_load_crawl(o->crawl_file, err);
+    else r->g = graph_generate(&o->gen, err);
+    if (!r->g) return -1;
+    r->t_load = now_s() - t;
+    t = now_s();
+    if (!(r->pg = pg_build(r->g, o->order, err))) return -1;
+    if (!(r->rank = malloc((size_t)r->pg->n * sizeof(double)))) {
+        snprintf(err, 256, "out of memory");
+        return -1;
+    }
+    if (!(ex = exec_new(o->model, o->workers, err))) return -1;
+    r->t_prepare = now_s() - t;
+    t = now_s();
+    if (score_run(r->pg, ex, o->work, &r->score, err) < 0) goto done;
+    r->t_score = now_s() - t;
+    t = now_s();
+    if (pr_run(r->pg, ex, &o->pr, r->rank, &r->pr, err) < 0) goto done;
+    r->t_pagerank = now_s() - t;
+    t = now_s();
+    if (gstats_compute(r->pg, r->rank, o->top, &r->st, err) < 0) goto done;
+    r->t_stats = now_s() - t;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) r->rss_kib = ru.ru_maxrss;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0) r->child_rss_kib = ru.ru_maxrss;
+    rc = 0;
+done:
+    exec_free(ex);
+    return rc;
+}
+
+static double ns_per_edge_iter(const analyze_run_t *r) {
+    double work = (double)r->pg->m * (r->pr.iterations ? r->pr.iterations : 1);
+    return r->t_pagerank * 1e9 / work;
+}
+
+/* The histogram as "bucket: count" items, buckets up to the last non-empty one. */
+static void print_hist(const char *name, const uint32_t *h) {
+    unsigned last = 0;
+    for (unsigned k = 0; k < GSTATS_BUCKETS; k++)
+        if (h[k]) last = k;
+    printf("  %-10s", name);
+    for (unsigned k = 0; k <= last; k++) {
+        if (k <= 1) printf(" %u:%u", k, h[k]);
+        else printf(" %llu-%llu:%u", 1ULL << (k - 1), (1ULL << k) - 1, h[k]);
+    }
+    printf("\n");
+}
+
+static void print_table(const analyze_opts_t *o, const analyze_run_t *r) {
+    const gstats_t *s = &r->st;
+    printf("graph      %s: %u pages, %llu distinct links\n", graph_source(r->g), r->pg->n,
+           (unsigned long long)r->pg->m);
+    printf("model      %s, %u worker%s\n", exec_model_name(o->model), o->workers, o->workers > 1 ? "s" : "");
+    printf("Total analysis score: %llu   (work %u)\n", (unsigned long long)r->score, o->work);
+    printf("pagerank   %u iterations, L1 change %.3g, %s\n", r->pr.iterations, r->pr.l1,
+           r->pr.converged ? "converged" : "NOT converged (max-iter reached)");
+    printf("\nphase        seconds\n  load      %9.3f\n  prepare   %9.3f\n  score     %9.3f\n", r->t_load,
+           r->t_prepare, r->t_score);
+    printf("  pagerank  %9.3f   %.3f ns per link per iteration\n  stats     %9.3f\n", r->t_pagerank,
+           ns_per_edge_iter(r), r->t_stats);
+    printf("  peak RSS  %9.1f MiB\n", r->rss_kib / 1024.0);
+    printf("\npages without out-links %u, without in-links %u; max out-degree %u, max in-degree %u\n",
+           s->dangling, s->zero_in, s->max_out, s->max_in);
+    printf("strongly connected components %u, the largest %u pages (%.1f%%)\n", s->scc_count, s->scc_largest,
+           100.0 * s->scc_largest / r->pg->n);
+    printf("degree distributions (degree range: pages)\n");
+    print_hist("in", s->in_hist);
+    print_hist("out", s->out_hist);
+    if (!s->ntop) return;
+    printf("\n%-4s %-34s %-22s %-34s %s\n", "#", "top by PageRank", "rank", "top by in-degree", "in-links");
+    for (uint32_t i = 0; i < s->ntop; i++) {
+        const char *a = graph_id(r->g, s->top_rank[i], NULL), *b = graph_id(r->g, s->top_indeg[i], NULL);
+        printf("%-4u %-34s %-22.17g %-34s %u\n", i + 1, a, r->rank[s->top_rank[i]], b, s->top_indeg_n[i]);
+    }
+}
+
+static cJSON *json_hist(const uint32_t *h) {
+    unsigned last = 0;
+    for (unsigned k = 0; k < GSTATS_BUCKETS; k++)
+        if (h[k]) last = k;
+    cJSON *a = cJSON_CreateArray();
+    for (unsigned k = 0; a && k <= last; k++) cJSON_AddItemToArray(a, cJSON_CreateNumber(h[k]));
+    return a;
+}
+
+static cJSON *json_top(const analyze_run_t *r, int by_rank) {
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < r->st.ntop; i++) {
+        uint32_t p = by_rank ? r->st.top_rank[i] : r->st.top_indeg[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "id", graph_id(r->g, p, NULL));
+        if (by_rank) cJSON_AddNumberToObject(e, "rank", r->rank[p]);
+        else cJSON_AddNumberToObject(e, "in_degree", r->st.top_indeg_n[i]);
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
+static int print_json(const analyze_opts_t *o, const analyze_run_t *r) {
+    char raw[32];
+    cJSON *j = cJSON_CreateObject(), *pr = cJSON_CreateObject(), *t = cJSON_CreateObject(), *st = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", exec_model_name(o->model));
+    cJSON_AddNumberToObject(j, "workers", o->workers);
+    cJSON_AddStringToObject(j, "source", graph_source(r->g));
+    cJSON_AddNumberToObject(j, "pages", r->pg->n);
+    cJSON_AddNumberToObject(j, "edges", (double)r->pg->m);
+    snprintf(raw, sizeof(raw), "%llu", (unsigned long long)r->score); /* exact beyond 2^53 */
+    cJSON_AddRawToObject(j, "score_total", raw);
+    cJSON_AddNumberToObject(j, "work", o->work);
+    cJSON_AddNumberToObject(pr, "iterations", r->pr.iterations);
+    cJSON_AddBoolToObject(pr, "converged", r->pr.converged);
+    cJSON_AddNumberToObject(pr, "l1", r->pr.l1);
+    cJSON_AddNumberToObject(pr, "tolerance", o->pr.tolerance);
+    cJSON_AddNumberToObject(pr, "damping", o->pr.damping);
+    cJSON_AddNumberToObject(pr, "ns_per_edge_iteration", ns_per_edge_iter(r));
+    cJSON_AddItemToObject(j, "pagerank", pr);
+    cJSON_AddNumberToObject(t, "load", r->t_load);
+    cJSON_AddNumberToObject(t, "prepare", r->t_prepare);
+    cJSON_AddNumberToObject(t, "score", r->t_score);
+    cJSON_AddNumberToObject(t, "pagerank", r->t_pagerank);
+    cJSON_AddNumberToObject(t, "stats", r->t_stats);
+    cJSON_AddItemToObject(j, "seconds", t);
+    cJSON_AddNumberToObject(j, "ns_per_edge_iteration", ns_per_edge_iter(r));
+    cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)r->rss_kib * 1024);
+    cJSON_AddNumberToObject(j, "children_peak_rss_bytes", (double)r->child_rss_kib * 1024);
+    cJSON_AddNumberToObject(j, "pgraph_bytes", (double)pg_bytes(r->pg));
+    cJSON_AddNumberToObject(st, "dangling", r->st.dangling);
+    cJSON_AddNumberToObject(st, "zero_in_degree", r->st.zero_in);
+    cJSON_AddNumberToObject(st, "max_in_degree", r->st.max_in);
+    cJSON_AddNumberToObject(st, "max_out_degree", r->st.max_out);
+    cJSON_AddNumberToObject(st, "scc_count", r->st.scc_count);
+    cJSON_AddNumberToObject(st, "scc_largest", r->st.scc_largest);
+    cJSON_AddItemToObject(st, "in_degree_log2_hist", json_hist(r->st.in_hist));
+    cJSON_AddItemToObject(st, "out_degree_log2_hist", json_hist(r->st.out_hist));
+    cJSON_AddItemToObject(st, "top_by_rank", json_top(r, 1));
+    cJSON_AddItemToObject(st, "top_by_in_degree", json_top(r, 0));
+    cJSON_AddItemToObject(j, "stats", st);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text) return -1;
+    puts(text);
+    cJSON_free(text);
+    return 0;
+}
+
+int cli_analyze(int argc, char **argv) {
+    analyze_opts_t o;
+    analyze_run_t r = {0};
+    char err[256] = "";
+    int rc = analyze_parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    rc = CLI_FAIL;
+    if (analyze_compute(&o, &r, err) < 0) goto done;
+    if (o.ranks_file && cli_write_atomic(o.ranks_file, write_ranks, &r, err) < 0) goto done;
+    if (o.json) {
+        if (print_json(&o, &r) < 0) {
+            snprintf(err, sizeof(err), "out of memory printing JSON");
+            goto done;
+        }
+    } else {
+        print_table(&o, &r);
+    }
+    rc = CLI_OK;
+done:
+    if (rc != CLI_OK) fprintf(stderr, "crawlbench analyze: %s\n", err);
+    free(r.rank);
+    pg_free(r.pg);
+    graph_free(r.g);
+    return rc;
+}
