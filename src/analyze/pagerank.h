@@ -22,10 +22,10 @@ typedef struct pr_opts {
     double damping;    /* 0.85 */
     double tolerance;  /* 1e-8 */
     uint32_t max_iter; /* 200 */
-    uint32_t prefetch; /* software prefetch distance in links, 0 for none (default PR_PREFETCH) */
+    uint32_t prefetch; /* software prefetch distance in links, 0 for none (default PR_PREFETCH, off: docs/ANALYZE.md) */
 } pr_opts_t;
 
-#define PR_PREFETCH 16
+#define PR_PREFETCH 0
 
 typedef struct pr_result {
     uint32_t iterations;

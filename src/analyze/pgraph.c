@@ -55,8 +55,9 @@ static uint64_t pg_dedupe(pgraph_t *pg, uint32_t *deg) {
     return m;
 }
 
-/* page_of[] sorted by in-degree, highest first; a counting sort (stable, so ties keep page order). */
-static int pg_order_by_indegree(pgraph_t *pg, const uint64_t *indeg) {
+/* page_of[] sorted by key (a degree), highest first; a counting sort (stable, so ties keep page
+ * order). */
+static int pg_order_by(pgraph_t *pg, const uint64_t *indeg) {
     uint32_t n = pg->n, maxd = 0;
     for (uint32_t v = 0; v < n; v++)
         if (indeg[v] > maxd) maxd = (uint32_t)indeg[v];
@@ -102,7 +103,7 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     pg->page_of = malloc((size_t)n * sizeof(uint32_t));
     pg->in_off = calloc((size_t)n + 1, sizeof(uint64_t));
     pg->in_prefix = calloc((size_t)pg->nblocks + 1, sizeof(uint64_t));
-    tmp = malloc((size_t)n * sizeof(uint64_t));
+    tmp = calloc((size_t)n, sizeof(uint64_t));
     if (!pg->out_deg || !pg->slot_of || !pg->page_of || !pg->in_off || !pg->in_prefix || !tmp) goto oom;
     if ((pg->m = pg_dedupe(pg, pg->out_deg)) == UINT64_MAX) goto oom;
     if (pg->m == 0) {
@@ -116,7 +117,10 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
         for (uint32_t i = 0; i < k; i++) pg->in_off[l[i]]++;
     }
     if (order == PG_ORDER_INDEGREE) {
-        if (pg_order_by_indegree(pg, pg->in_off) < 0) goto oom;
+        if (pg_order_by(pg, pg->in_off) < 0) goto oom;
+    } else if (order == PG_ORDER_OUTDEGREE) {
+        for (uint32_t v = 0; v < n; v++) tmp[v] = pg->out_deg[v];
+        if (pg_order_by(pg, tmp) < 0) goto oom;
     } else {
         for (uint32_t v = 0; v < n; v++) pg->page_of[v] = v;
     }

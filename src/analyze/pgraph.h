@@ -18,6 +18,7 @@
 typedef enum pg_order {
     PG_ORDER_NATURAL,  /* slot = page */
     PG_ORDER_INDEGREE, /* by in-degree, highest first, ties by page index */
+    PG_ORDER_OUTDEGREE, /* by out-degree, highest first, ties by page index */
 } pg_order_t;
 
 typedef struct pgraph {
