@@ -6,8 +6,9 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
-           python3-requests-futures python3-jsonschema curl wrk procps chromium)
-bench_pkgs=(wrk nginx-light procps util-linux)
+           python3-requests-futures python3-jsonschema curl wrk procps chromium
+           python3-networkx python3-scipy)
+bench_pkgs=(wrk nginx-light procps util-linux linux-perf hyperfine git g++)
 demo_pkgs=(curl)
 
 want=()
