@@ -17,8 +17,7 @@ unsigned gstats_bucket(uint64_t degree) {
 }
 
 typedef struct scc_work {
-    uint32_t *index, *low, *stack, *frame_v;
-    uint64_t *frame_e;
+    uint32_t *index, *low, *stack, *frame_v, *frame_e;
     uint8_t *on_stack;
 } scc_work_t;
 
@@ -35,7 +34,7 @@ static uint32_t scc_pop(scc_work_t *w, uint32_t *sp, uint32_t v, uint32_t id, ui
 }
 
 /* One depth-first search from root r. */
-static void scc_from(scc_work_t *w, const uint64_t *off, const uint32_t *dst, uint32_t r, uint32_t *next_index,
+static void scc_from(scc_work_t *w, const uint32_t *off, const uint32_t *dst, uint32_t r, uint32_t *next_index,
                      uint32_t *sp, uint32_t *comp, uint32_t *count, uint32_t *largest) {
     uint32_t fp = 0;
     w->frame_v[fp] = r, w->frame_e[fp++] = off[r];
@@ -64,7 +63,7 @@ static void scc_from(scc_work_t *w, const uint64_t *off, const uint32_t *dst, ui
     }
 }
 
-int gstats_scc(uint32_t n, const uint64_t *off, const uint32_t *dst, uint32_t *comp, uint32_t *count,
+int gstats_scc(uint32_t n, const uint32_t *off, const uint32_t *dst, uint32_t *comp, uint32_t *count,
                uint32_t *largest, char *err) {
     scc_work_t w = {0};
     int rc = -1;
@@ -72,7 +71,7 @@ int gstats_scc(uint32_t n, const uint64_t *off, const uint32_t *dst, uint32_t *c
     w.low = malloc((size_t)n * sizeof(uint32_t));
     w.stack = malloc((size_t)n * sizeof(uint32_t));
     w.frame_v = malloc((size_t)n * sizeof(uint32_t));
-    w.frame_e = malloc((size_t)n * sizeof(uint64_t));
+    w.frame_e = malloc((size_t)n * sizeof(uint32_t));
     w.on_stack = calloc(n, 1);
     if (!w.index || !w.low || !w.stack || !w.frame_v || !w.frame_e || !w.on_stack) {
         if (err) snprintf(err, 256, "analyze: out of memory");
@@ -111,7 +110,7 @@ int gstats_compute(const pgraph_t *pg, const double *rank, uint32_t top, gstats_
     if (top > pg->n) top = pg->n;
     for (uint32_t p = 0; p < pg->n; p++) {
         uint32_t s = pg->slot_of[p], od = pg->out_deg[s];
-        uint64_t id = pg->in_off[s + 1] - pg->in_off[s];
+        uint32_t id = pg->in_off[s + 1] - pg->in_off[s];
         out->in_hist[gstats_bucket(id)]++;
         out->out_hist[gstats_bucket(od)]++;
         if (id > out->max_in) out->max_in = (uint32_t)id;

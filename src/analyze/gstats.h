@@ -27,7 +27,7 @@ typedef struct gstats {
 /* Strongly connected components of the CSR graph (off[n + 1], dst[off[n]]) by Tarjan's algorithm
  * with an explicit stack: no recursion, so a chain of any length is fine. comp[n] (may be NULL) gets
  * each node's component number. */
-int gstats_scc(uint32_t n, const uint64_t *off, const uint32_t *dst, uint32_t *comp, uint32_t *count,
+int gstats_scc(uint32_t n, const uint32_t *off, const uint32_t *dst, uint32_t *comp, uint32_t *count,
                uint32_t *largest, char *err);
 
 /* Everything above; rank[n] by page, top <= GSTATS_TOP_MAX (ties go to the lower page index). */

@@ -57,7 +57,7 @@ static uint64_t pg_dedupe(pgraph_t *pg, uint32_t *deg) {
 
 /* page_of[] sorted by key (a degree), highest first; a counting sort (stable, so ties keep page
  * order). */
-static int pg_order_by(pgraph_t *pg, const uint64_t *indeg) {
+static int pg_order_by(pgraph_t *pg, const uint32_t *indeg) {
     uint32_t n = pg->n, maxd = 0;
     for (uint32_t v = 0; v < n; v++)
         if (indeg[v] > maxd) maxd = (uint32_t)indeg[v];
@@ -72,10 +72,10 @@ static int pg_order_by(pgraph_t *pg, const uint64_t *indeg) {
 
 /* Scatters every distinct link into its target's in-list, sources in slot order. in_off[] holds
  * in-degrees by page on entry. */
-static void pg_fill(pgraph_t *pg, uint64_t *cnt) {
+static void pg_fill(pgraph_t *pg, uint32_t *cnt) {
     uint32_t n = pg->n;
-    uint64_t *pos = pg->in_off; /* reused: counts by page -> start offsets by slot */
-    uint64_t acc = 0;
+    uint32_t *pos = pg->in_off; /* reused: counts by page -> start offsets by slot */
+    uint32_t acc = 0;
     for (uint32_t v = 0; v < n; v++) cnt[v] = pos[v];
     for (uint32_t s = 0; s < n; s++) {
         pos[s] = acc;
@@ -92,7 +92,7 @@ static void pg_fill(pgraph_t *pg, uint64_t *cnt) {
 
 pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     uint32_t n = graph_pages(g);
-    uint64_t *tmp = NULL;
+    uint32_t *tmp = NULL;
     pgraph_t *pg = calloc(1, sizeof(*pg));
     if (!pg) goto oom;
     pg->g = g;
@@ -101,13 +101,17 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     pg->out_deg = malloc((size_t)n * sizeof(uint32_t));
     pg->slot_of = malloc((size_t)n * sizeof(uint32_t));
     pg->page_of = malloc((size_t)n * sizeof(uint32_t));
-    pg->in_off = calloc((size_t)n + 1, sizeof(uint64_t));
+    pg->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
     pg->in_prefix = calloc((size_t)pg->nblocks + 1, sizeof(uint64_t));
-    tmp = calloc((size_t)n, sizeof(uint64_t));
+    tmp = calloc((size_t)n, sizeof(uint32_t));
     if (!pg->out_deg || !pg->slot_of || !pg->page_of || !pg->in_off || !pg->in_prefix || !tmp) goto oom;
     if ((pg->m = pg_dedupe(pg, pg->out_deg)) == UINT64_MAX) goto oom;
     if (pg->m == 0) {
         pg_errf(err, "the graph has no links");
+        goto fail;
+    }
+    if (pg->m >= UINT32_MAX) {
+        pg_errf(err, "more than 4294967294 distinct links");
         goto fail;
     }
     if (!(pg->in_src = malloc(pg->m * sizeof(uint32_t)))) goto oom;
@@ -127,7 +131,7 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     for (uint32_t s = 0; s < n; s++) pg->slot_of[pg->page_of[s]] = s;
     pg_fill(pg, tmp);
     for (uint32_t s = 0; s < n; s++) tmp[s] = pg->out_deg[pg->page_of[s]]; /* page -> slot numbering */
-    for (uint32_t s = 0; s < n; s++) pg->out_deg[s] = (uint32_t)tmp[s];
+    memcpy(pg->out_deg, tmp, (size_t)n * sizeof(uint32_t));
     free(tmp);
     tmp = NULL;
     for (uint32_t b = 0; b < pg->nblocks; b++) {
@@ -157,7 +161,7 @@ void pg_free(pgraph_t *pg) {
 }
 
 uint64_t pg_bytes(const pgraph_t *pg) {
-    uint64_t b = ((uint64_t)pg->n + 1) * 8 + pg->m * 4 + (uint64_t)pg->n * 12 + ((uint64_t)pg->nblocks + 1) * 8;
+    uint64_t b = ((uint64_t)pg->n + 1) * 4 + pg->m * 4 + (uint64_t)pg->n * 12 + ((uint64_t)pg->nblocks + 1) * 8;
     if (pg->out_off) b += ((uint64_t)pg->n + 1) * 8 + pg->m * 4;
     return b;
 }

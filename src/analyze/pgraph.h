@@ -1,5 +1,5 @@
 /* The graph as PageRank reads it: a compact pull-direction CSR (each page's in-links, 32-bit page
- * indices, duplicates removed), out-degrees, and an optional relabelling of the pages applied once
+ * indices and 32-bit offsets, so at most 2^32 - 1 distinct links; duplicates removed), out-degrees, and an optional relabelling of the pages applied once
  * here so that the pages most linked to sit together in memory. Built once from a graph_t, then
  * read-only and safe to share between threads and forked processes.
  *
@@ -26,7 +26,7 @@ typedef struct pgraph {
     uint32_t n;          /* pages */
     uint64_t m;          /* distinct links */
     uint32_t nblocks;    /* ceil(n / PG_BLOCK) */
-    uint64_t *in_off;    /* [n + 1]: in-links of slot v are in_src[in_off[v] .. in_off[v + 1]) */
+    uint32_t *in_off;    /* [n + 1]: in-links of slot v are in_src[in_off[v] .. in_off[v + 1]) */
     uint32_t *in_src;    /* [m]: source slots, ascending within each page */
     uint32_t *out_deg;   /* [n]: distinct out-links */
     uint32_t *slot_of;   /* [n]: page -> slot */

@@ -130,11 +130,11 @@ Test(pagerank, max_iter_stops_without_converging) {
 /* ---- strongly connected components ---- */
 
 /* A chain 0 -> 1 -> ... -> n-1, closed into a cycle when `closed`. */
-static void chain(uint32_t n, int closed, uint64_t **off, uint32_t **dst) {
-    *off = malloc(((size_t)n + 1) * sizeof(uint64_t));
+static void chain(uint32_t n, int closed, uint32_t **off, uint32_t **dst) {
+    *off = malloc(((size_t)n + 1) * sizeof(uint32_t));
     *dst = malloc((size_t)n * sizeof(uint32_t));
     cr_assert(*off && *dst);
-    uint64_t k = 0;
+    uint32_t k = 0;
     for (uint32_t v = 0; v < n; v++) {
         (*off)[v] = k;
         if (v + 1 < n) (*dst)[k++] = v + 1;
@@ -144,7 +144,7 @@ static void chain(uint32_t n, int closed, uint64_t **off, uint32_t **dst) {
 }
 
 Test(scc, million_node_chain_is_a_million_components) {
-    uint64_t *off;
+    uint32_t *off;
     uint32_t *dst, count, largest, n = 1000000;
     char err[256];
     chain(n, 0, &off, &dst);
@@ -155,7 +155,7 @@ Test(scc, million_node_chain_is_a_million_components) {
 }
 
 Test(scc, million_node_cycle_is_one_component) {
-    uint64_t *off;
+    uint32_t *off;
     uint32_t *dst, count, largest, n = 1000000;
     char err[256];
     chain(n, 1, &off, &dst);
@@ -169,7 +169,7 @@ Test(scc, million_node_cycle_is_one_component) {
 
 /* Two cycles {0,1,2} and {3,4} joined one way (2 -> 3), and a lone 5 pointed at by 4. */
 Test(scc, small_graph_components) {
-    uint64_t off[] = {0, 1, 2, 4, 5, 7, 7};
+    uint32_t off[] = {0, 1, 2, 4, 5, 7, 7};
     uint32_t dst[] = {1, 2, 0, 3, 4, 3, 5}, comp[6], count, largest;
     char err[256];
     cr_assert_eq(gstats_scc(6, off, dst, comp, &count, &largest, err), 0, "%s", err);
