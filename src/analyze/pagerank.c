@@ -31,14 +31,14 @@ typedef struct pr_state {
 /* The sum of contrib over slot v's in-links, in list order split four ways. */
 static inline double pr_sum(const uint32_t *src, uint32_t a, uint32_t b, const double *c) {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    uint32_t e = a;
-    for (; e + 4 <= b; e += 4) {
-        s0 += c[src[e]];
-        s1 += c[src[e + 1]];
-        s2 += c[src[e + 2]];
-        s3 += c[src[e + 3]];
+    const uint32_t *p = src + a, *end = src + b; /* pointers: no 32-bit index arithmetic per link */
+    for (; end - p >= 4; p += 4) {
+        s0 += c[p[0]];
+        s1 += c[p[1]];
+        s2 += c[p[2]];
+        s3 += c[p[3]];
     }
-    for (; e < b; e++) s0 += c[src[e]];
+    for (; p < end; p++) s0 += c[*p];
     return (s0 + s1) + (s2 + s3);
 }
 
