@@ -154,6 +154,30 @@ class GuideScore(Base):
         self.assertIn("Total analysis score: %d" % want, out)
 
 
+class SavedCrawl(Base):
+    def test_crawl_save_graph_then_analyze(self):
+        """The guide's flow: crawl a server, save what was fetched, analyse it. Every reachable page
+        is in the file once, and the score is the guide's over the file's own lines."""
+        start = "0"
+        with harness.Server("--pages", 400, "--seed", 3) as srv:
+            start = harness.page_ids(srv, 1)[0]
+            saved = self.path("crawl.tsv")
+            rc, out, err = run_cli("crawl", srv.url, "--model", "threads", "-c", "4", "--start", start,
+                                   "--no-progress", "--save-graph", saved, timeout=120)
+            clean(self, rc, out, err)
+        rc, out, err = run_cli("graph", "--pages", "400", "--seed", "3", "--reachable-from", start)
+        clean(self, rc, out, err)
+        reachable = set(out.split())
+        lines = [l.rstrip("\n").split("\t") for l in open(saved) if not l.startswith("#")]
+        self.assertEqual(sorted(p for p, _ in lines), sorted(reachable))
+        want = sum(guide_analyze_page_content({"page_id": p, "links": ["/api/" + t for t in links.split()]})
+                   ["total_score"] for p, links in lines)
+        out, _ = self.analyze("--crawl", saved, "--json")
+        j = json.loads(out)
+        self.assertEqual(j["pages"], len(reachable))
+        self.assertEqual(j["score_total"], want)
+
+
 class BadInput(Base):
     def fails(self, expect_rc, *args, message):
         ranks = self.path("ranks.txt")
