@@ -25,6 +25,11 @@ typedef struct exec_threads {
     pthread_t *tids;
     unsigned started; /* threads created (1 .. workers - 1) */
     pthread_barrier_t start, done;
+    /* The gate a new thread waits at until all are created: 1 go, -1 creation failed (leave). A
+     * barrier counts every worker, so no thread may reach it before all of them exist. */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    int gate;
     exec_fn fn; /* written by worker 0 before the start barrier */
     void *ctx;
     int stop;
@@ -128,11 +133,22 @@ static void exec_split(exec_t *ex, uint32_t nblocks, const uint64_t *prefix) {
     ex->hi[ex->workers - 1] = nblocks;
 }
 
+static void exec_threads_open(exec_threads_t *th, int gate) {
+    pthread_mutex_lock(&th->gate_lock);
+    th->gate = gate;
+    pthread_cond_broadcast(&th->gate_cond);
+    pthread_mutex_unlock(&th->gate_lock);
+}
+
 static void *exec_thread_main(void *arg) {
     exec_worker_arg_t *a = arg;
     exec_t *ex = a->ex;
     exec_threads_t *th = ex->th;
-    for (;;) {
+    pthread_mutex_lock(&th->gate_lock);
+    while (th->gate == 0) pthread_cond_wait(&th->gate_cond, &th->gate_lock);
+    int go = th->gate > 0;
+    pthread_mutex_unlock(&th->gate_lock);
+    while (go) {
         pthread_barrier_wait(&th->start);
         if (th->stop) break;
         th->fn(th->ctx, ex->lo[a->w], ex->hi[a->w]);
@@ -142,20 +158,28 @@ static void *exec_thread_main(void *arg) {
     return NULL;
 }
 
-static void exec_threads_stop(exec_t *ex) {
+/* Stops the threads: through the start barrier when they all run, through the gate when their
+ * creation failed. */
+static void exec_threads_stop(exec_t *ex, int all_started) {
     exec_threads_t *th = ex->th;
-    th->stop = 1;
-    pthread_barrier_wait(&th->start);
+    if (all_started) {
+        th->stop = 1;
+        pthread_barrier_wait(&th->start);
+    } else {
+        exec_threads_open(th, -1);
+    }
     for (unsigned i = 0; i < th->started; i++) pthread_join(th->tids[i], NULL);
     pthread_barrier_destroy(&th->start);
     pthread_barrier_destroy(&th->done);
+    pthread_mutex_destroy(&th->gate_lock);
+    pthread_cond_destroy(&th->gate_cond);
     free(th->tids);
     free(th);
     ex->th = NULL;
 }
 
-/* Creates the threads of a job. When a creation fails the threads already made are stopped: the
- * barriers count all workers, so they are released by a stand-in for the missing ones. */
+/* Creates the threads of a job; when a creation fails, the threads already made leave through the
+ * gate, never having touched a barrier. */
 static int exec_threads_begin(exec_t *ex, char *err) {
     exec_threads_t *th = calloc(1, sizeof(*th));
     if (!th || !(th->tids = calloc(ex->workers, sizeof(pthread_t)))) {
@@ -165,6 +189,8 @@ static int exec_threads_begin(exec_t *ex, char *err) {
     }
     pthread_barrier_init(&th->start, NULL, ex->workers);
     pthread_barrier_init(&th->done, NULL, ex->workers);
+    pthread_mutex_init(&th->gate_lock, NULL);
+    pthread_cond_init(&th->gate_cond, NULL);
     ex->th = th;
     for (unsigned w = 1; w < ex->workers; w++) {
         exec_worker_arg_t *a = malloc(sizeof(*a));
@@ -177,12 +203,10 @@ static int exec_threads_begin(exec_t *ex, char *err) {
         }
         th->started++;
     }
+    exec_threads_open(th, 1);
     return 0;
 fail:
-    /* Re-create the barriers for exactly the threads that exist, then stop them. */
-    pthread_barrier_destroy(&th->start);
-    pthread_barrier_init(&th->start, NULL, th->started + 1);
-    exec_threads_stop(ex);
+    exec_threads_stop(ex, 0);
     return -1;
 }
 
@@ -235,7 +259,7 @@ int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
 
 int exec_end(exec_t *ex, char *err) {
     int rc = 0;
-    if (ex->th) exec_threads_stop(ex);
+    if (ex->th) exec_threads_stop(ex, 1);
     if (ex->proc) rc = exec__proc_end(ex->proc, err);
     ex->proc = NULL;
     ex->running = 0;
