@@ -8,6 +8,7 @@
 #include "analyze/pgraph.h"
 #include "analyze/score.h"
 #include "cli/cli.h"
+#include "crawl/crawl.h"
 #include "graph/graph.h"
 
 #include <cjson/cJSON.h>
@@ -29,6 +30,9 @@ static const char analyze_usage[] =
     "  --pages N --seed S --out-degree D   the graph 'crawlbench serve' builds (default 1000, 42, 8)\n"
     "  --graph FILE          a SNAP edge list (plain or .gz)\n"
     "  --crawl FILE          a saved crawl: 'PAGE_ID<TAB>LINK_ID LINK_ID ...' a line\n"
+    "  --from URL            crawl that server first (every page reachable from a random one), then\n"
+    "                        analyse what was fetched; --crawl-model M (default async),\n"
+    "                        --crawl-concurrency N (default 16), --crawl-start ID (default random)\n"
     "work:\n"
     "  --model M             sequential (default), threads, processes or openmp\n"
     "  --workers N           workers for threads, processes, openmp (default 1; at most 8 per CPU)\n"
@@ -48,6 +52,7 @@ static const char analyze_usage[] =
 enum {
     OPT_PAGES = 256, OPT_SEED, OPT_OUT_DEGREE, OPT_GRAPH, OPT_CRAWL, OPT_MODEL, OPT_WORKERS, OPT_WORK,
     OPT_TOL, OPT_MAXITER, OPT_ORDER, OPT_PREFETCH, OPT_JSON, OPT_TOP, OPT_RANKS, OPT_REPEAT,
+    OPT_FROM, OPT_CRAWL_MODEL, OPT_CRAWL_CONC, OPT_CRAWL_START,
 };
 
 static const struct option analyze_options[] = {
@@ -59,6 +64,8 @@ static const struct option analyze_options[] = {
     {"order", required_argument, 0, OPT_ORDER},     {"prefetch", required_argument, 0, OPT_PREFETCH},
     {"json", no_argument, 0, OPT_JSON},             {"top", required_argument, 0, OPT_TOP},
     {"ranks", required_argument, 0, OPT_RANKS},     {"repeat", required_argument, 0, OPT_REPEAT},
+    {"from", required_argument, 0, OPT_FROM},       {"crawl-model", required_argument, 0, OPT_CRAWL_MODEL},
+    {"crawl-concurrency", required_argument, 0, OPT_CRAWL_CONC}, {"crawl-start", required_argument, 0, OPT_CRAWL_START},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -66,7 +73,9 @@ static const struct option analyze_options[] = {
 typedef struct analyze_opts {
     graph_params_t gen;
     int gen_set;
-    const char *graph_file, *crawl_file, *ranks_file;
+    const char *graph_file, *crawl_file, *ranks_file, *crawl_model, *crawl_start;
+    char from[256]; /* --from URL without trailing slashes, "" when not given */
+    uint32_t crawl_concurrency;
     exec_model_t model;
     unsigned workers;
     uint32_t work, top, repeat;
@@ -113,6 +122,21 @@ static int analyze_option(analyze_opts_t *o, int opt, const char *arg, char **ar
     case OPT_OUT_DEGREE: if (cli_parse_u64("--out-degree", arg, 1, 1000, &n)) return CLI_USAGE; o->gen.out_degree = (uint32_t)n; o->gen_set = 1; return 0;
     case OPT_GRAPH: o->graph_file = arg; return 0;
     case OPT_CRAWL: o->crawl_file = arg; return 0;
+    case OPT_FROM: {
+        size_t len = strlen(arg);
+        while (len && arg[len - 1] == '/') len--;
+        if (strncmp(arg, "http://", 7) != 0 || len <= 7 || len >= sizeof(o->from) || strpbrk(arg, " \t\r\n?#"))
+            return cli_usage_error("analyze", "'%s' is not a server URL like http://127.0.0.1:5000", arg);
+        memcpy(o->from, arg, len);
+        o->from[len] = '\0';
+        return 0;
+    }
+    case OPT_CRAWL_MODEL:
+        if (!crawl_engine_summary(arg)) return cli_usage_error("analyze", "unknown crawl model '%s'", arg);
+        o->crawl_model = arg;
+        return 0;
+    case OPT_CRAWL_START: o->crawl_start = arg; return 0;
+    case OPT_CRAWL_CONC: if (cli_parse_u64("--crawl-concurrency", arg, 1, 100000, &n)) return CLI_USAGE; o->crawl_concurrency = (uint32_t)n; return 0;
     case OPT_MODEL:
         if (exec_model_parse(arg, &o->model) == 0) return 0;
         return cli_usage_error("analyze", "unknown model '%s' (sequential, threads, processes or openmp)", arg);
@@ -138,7 +162,8 @@ static int analyze_option(analyze_opts_t *o, int opt, const char *arg, char **ar
 /* -1 for --help (done), 0 to run, CLI_USAGE. */
 static int analyze_parse(int argc, char **argv, analyze_opts_t *o) {
     *o = (analyze_opts_t){.gen = {.seed = 42, .pages = 1000, .out_degree = 8}, .model = EXEC_SEQUENTIAL,
-                          .workers = 1, .work = 1, .top = 10, .repeat = 1, .order = PG_ORDER_INDEGREE,
+                          .workers = 1, .work = 1, .top = 10, .repeat = 1, .crawl_model = "async",
+                          .crawl_concurrency = 16, .crawl_start = "random", .order = PG_ORDER_INDEGREE,
                           .pr = {.damping = 0.85, .tolerance = 1e-8, .max_iter = 200, .prefetch = PR_PREFETCH}};
     int opt, rc;
     optind = 1;
@@ -151,8 +176,8 @@ static int analyze_parse(int argc, char **argv, analyze_opts_t *o) {
         if ((rc = analyze_option(o, opt, optarg, argv))) return rc;
     }
     if (optind < argc) return cli_usage_error("analyze", "unexpected argument '%s'", argv[optind]);
-    if ((o->graph_file != NULL) + (o->crawl_file != NULL) + o->gen_set > 1)
-        return cli_usage_error("analyze", "choose one input: --graph, --crawl, or --pages/--seed/--out-degree");
+    if ((o->graph_file != NULL) + (o->crawl_file != NULL) + (o->from[0] != 0) + o->gen_set > 1)
+        return cli_usage_error("analyze", "choose one input: --graph, --crawl, --from, or --pages/--seed/--out-degree");
     if (o->model == EXEC_SEQUENTIAL && o->workers > 1)
         return cli_usage_error("analyze", "--workers is for threads, processes and openmp; sequential has one");
     return 0;
@@ -168,6 +193,33 @@ static int write_ranks(FILE *f, void *ctx) {
     return 0;
 }
 
+/* --from: crawls the server with the chosen engine, then parses what was fetched, in memory, in
+ * exactly the format `crawl --save-graph` writes. */
+static graph_t *analyze_crawl_from(const analyze_opts_t *o, char *err) {
+    crawl_config_t cfg = {
+        .model = o->crawl_model, .concurrency = strcmp(o->crawl_model, "sequential") ? o->crawl_concurrency : 1,
+        .max_pages = UINT64_MAX, .start = o->crawl_start, .seed = 1,
+        .fetch = {.base_url = o->from, .timeout_us = 10000000, .max_attempts = 4, .backoff_us = 100000,
+                  .backoff_max_us = 10000000}};
+    crawl_result_t res;
+    char *buf = NULL;
+    size_t len = 0;
+    graph_t *g = NULL;
+    if (crawl_run(&cfg, &res, err) < 0) goto done;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        snprintf(err, 256, "out of memory");
+        goto done;
+    }
+    int rc = crawl_write_graph(f, &res);
+    if (fclose(f) != 0 || rc < 0) snprintf(err, 256, "out of memory");
+    else g = graph_parse_crawl(buf, len, o->from, err);
+done:
+    crawl_result_free(&res);
+    free(buf);
+    return g;
+}
+
 /* Load, prepare, score, PageRank, statistics, each timed. -1 with err on failure. */
 static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err) {
     exec_t *ex = NULL;
@@ -175,6 +227,7 @@ static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err)
     double t = now_s();
     if (o->graph_file) r->g = graph_load_snap(o->graph_file, err);
     else if (o->crawl_file) r->g = graph_load_crawl(o->crawl_file, err);
+    else if (o->from[0]) r->g = analyze_crawl_from(o, err);
     else r->g = graph_generate(&o->gen, err);
     if (!r->g) return -1;
     r->t_load = now_s() - t;

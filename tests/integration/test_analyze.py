@@ -172,10 +172,27 @@ class SavedCrawl(Base):
         self.assertEqual(sorted(p for p, _ in lines), sorted(reachable))
         want = sum(guide_analyze_page_content({"page_id": p, "links": ["/api/" + t for t in links.split()]})
                    ["total_score"] for p, links in lines)
-        out, _ = self.analyze("--crawl", saved, "--json")
+        out, _ = self.analyze("--crawl", saved, "--json", "--ranks", self.path("a.txt"))
         j = json.loads(out)
         self.assertEqual(j["pages"], len(reachable))
         self.assertEqual(j["score_total"], want)
+        # --from does the same in one command, whatever the crawl engine.
+        with harness.Server("--pages", 400, "--seed", 3) as srv:
+            out, _ = self.analyze("--from", srv.url, "--crawl-start", start, "--crawl-model", "threads",
+                                  "--model", "processes", "--workers", 2, "--json", "--ranks", self.path("b.txt"))
+        k = json.loads(out)
+        self.assertEqual((k["pages"], k["edges"], k["score_total"]), (j["pages"], j["edges"], j["score_total"]))
+        ra, rb = dict(read_ranks(self.path("a.txt"))), dict(read_ranks(self.path("b.txt")))
+        self.assertEqual(ra.keys(), rb.keys())
+        worst = max(abs(ra[p] - rb[p]) for p in ra)
+        self.assertLess(worst, 1e-15, "the visit order may differ, so the page numbering and last bits may")
+
+    def test_from_an_unreachable_server_fails(self):
+        rc, out, err = run_cli("analyze", "--from", "http://127.0.0.1:1")
+        clean(self, rc, out, err, 1)
+        self.assertIn("cannot reach", err)
+        rc, out, err = run_cli("analyze", "--from", "ftp://x")
+        clean(self, rc, out, err, 2)
 
 
 class BadInput(Base):
