@@ -79,12 +79,28 @@ for r in $(seq "$ROUNDS"); do
   fi
 done
 
+# The guide's own flow on the demo server's default graph: its Python program (20 pages fetched, then a
+# ProcessPoolExecutor of 4) against `analyze --from` (every reachable page crawled, then analysed).
+"$CB" serve --port 0 --threads 2 > "$OUT/serve.out" 2>/dev/null &
+SERVE_PID=$!
+trap 'kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; rm -rf "$OUT"' EXIT
+for _ in $(seq 100); do grep -q listening "$OUT/serve.out" && break; sleep 0.1; done
+URL=$(awk '/listening/ {print $3}' "$OUT/serve.out")
+for r in $(seq "$ROUNDS"); do
+  record "guide-python" "$(/usr/bin/python3 bench/guide_analyze.py "$URL" 2>/dev/null |
+                           python3 -c 'import json,sys; print(json.load(sys.stdin)["elapsed_s"])')"
+  record "guide-ours" "$(python3 -c 'import subprocess,sys,time; t=time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print(time.perf_counter() - t)' \
+                         "$CB" analyze --from "$URL" --model processes --workers 4)"
+done
+GUIDE_PAGES=$("$CB" analyze --from "$URL" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pages"])')
+
 RSS=$("$CB" analyze --pages "$PAGES" --seed 42 --out-degree 8 --top 0 --json |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peak_rss_bytes"], d["edges"], d["pgraph_bytes"])')
 
-python3 - "$OUT/results" "$PAGES" "$EDGES" "$ITERS" "$ROUNDS" "$HAVE_GAPBS" $RSS <<'PY'
+python3 - "$OUT/results" "$PAGES" "$EDGES" "$ITERS" "$ROUNDS" "$HAVE_GAPBS" "$GUIDE_PAGES" $RSS <<'PY'
 import collections, statistics, sys
-path, pages, edges, iters, rounds, have_gap, rss, m, pgb = sys.argv[1:]
+path, pages, edges, iters, rounds, have_gap, guide_pages, rss, m, pgb = sys.argv[1:]
 v = collections.defaultdict(list)
 for line in open(path):
     k, x = line.split()
@@ -115,6 +131,8 @@ for name, a, b in pairs:
 print()
 pt = [x / y for x, y in zip(v["processes-2"], v["threads-2"])]
 print("processes / threads at 2 workers: %.2f (%.2f–%.2f)" % (statistics.median(pt), min(pt), max(pt)))
+print("guide's flow, seconds: Python program (20 pages, ProcessPoolExecutor of 4) %s; analyze --from (%s pages crawled and analysed, processes x4) %s; %.1fx"
+      % (cell("guide-python"), guide_pages, cell("guide-ours"), med["guide-python"] / med["guide-ours"]))
 print("peak RSS (sequential, whole run incl. generation): %.1f MiB, %.1f bytes per link; PageRank arrays %.1f bytes per link"
       % (int(float(rss)) / 2**20, float(rss) / float(m), float(pgb) / float(m)))
 PY
