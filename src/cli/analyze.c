@@ -42,6 +42,9 @@ static const char analyze_usage[] =
     "  --order O             page order in memory: indegree (default) or natural\n"
     "  --prefetch N          software prefetch distance in links, 0 for none (default 0)\n"
     "  --repeat R            benchmarks: run PageRank R times on the loaded graph, report the fastest\n"
+    "  --sweep workers=LIST  then time PageRank for threads, processes and openmp at each worker count\n"
+    "                        (e.g. workers=1,2,4): speedups against sequential, Amdahl's law fitted\n"
+    "  --svg FILE            with --sweep: the speedup chart (default analyze-sweep.svg), atomically\n"
     "output:\n"
     "  --json                one JSON object instead of the table\n"
     "  --top N               pages in the top lists (default 10, at most 100)\n"
@@ -52,7 +55,7 @@ static const char analyze_usage[] =
 enum {
     OPT_PAGES = 256, OPT_SEED, OPT_OUT_DEGREE, OPT_GRAPH, OPT_CRAWL, OPT_MODEL, OPT_WORKERS, OPT_WORK,
     OPT_TOL, OPT_MAXITER, OPT_ORDER, OPT_PREFETCH, OPT_JSON, OPT_TOP, OPT_RANKS, OPT_REPEAT,
-    OPT_FROM, OPT_CRAWL_MODEL, OPT_CRAWL_CONC, OPT_CRAWL_START,
+    OPT_FROM, OPT_CRAWL_MODEL, OPT_CRAWL_CONC, OPT_CRAWL_START, OPT_SWEEP, OPT_SVG,
 };
 
 static const struct option analyze_options[] = {
@@ -66,9 +69,14 @@ static const struct option analyze_options[] = {
     {"ranks", required_argument, 0, OPT_RANKS},     {"repeat", required_argument, 0, OPT_REPEAT},
     {"from", required_argument, 0, OPT_FROM},       {"crawl-model", required_argument, 0, OPT_CRAWL_MODEL},
     {"crawl-concurrency", required_argument, 0, OPT_CRAWL_CONC}, {"crawl-start", required_argument, 0, OPT_CRAWL_START},
+    {"sweep", required_argument, 0, OPT_SWEEP}, {"svg", required_argument, 0, OPT_SVG},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
+
+#define SWEEP_MAX 16     /* worker counts in one sweep */
+#define SWEEP_MODELS 3   /* threads, processes, openmp */
+static const exec_model_t sweep_models[SWEEP_MODELS] = {EXEC_THREADS, EXEC_PROCESSES, EXEC_OPENMP};
 
 typedef struct analyze_opts {
     graph_params_t gen;
@@ -79,6 +87,8 @@ typedef struct analyze_opts {
     exec_model_t model;
     unsigned workers;
     uint32_t work, top, repeat;
+    unsigned nsweep, sweep[SWEEP_MAX]; /* --sweep worker counts */
+    const char *svg_file;
     pg_order_t order;
     pr_opts_t pr;
     int json;
@@ -94,6 +104,8 @@ typedef struct analyze_run {
     gstats_t st;
     double t_load, t_prepare, t_score, t_pagerank, t_stats;
     long rss_kib, child_rss_kib;
+    /* --sweep: PageRank seconds, sequential and by model and worker count; Amdahl's serial fraction */
+    double t_seq, t_sweep[SWEEP_MODELS][SWEEP_MAX], serial[SWEEP_MODELS];
 } analyze_run_t;
 
 static double now_s(void) {
@@ -111,6 +123,22 @@ static int parse_double(const char *opt, const char *s, double min, double max, 
     }
     *out = v;
     return 0;
+}
+
+/* "workers=1,2,4": up to SWEEP_MAX counts, each a valid --workers. */
+static int parse_sweep(analyze_opts_t *o, const char *arg) {
+    if (strncmp(arg, "workers=", 8) != 0)
+        return cli_usage_error("analyze", "--sweep expects workers=LIST, like workers=1,2,4, not '%s'", arg);
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof(buf), "%s", arg + 8);
+    o->nsweep = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        uint64_t n;
+        if (o->nsweep == SWEEP_MAX) return cli_usage_error("analyze", "--sweep: at most %d worker counts", SWEEP_MAX);
+        if (cli_parse_u64("--sweep workers", t, 1, exec_max_workers(), &n)) return CLI_USAGE;
+        o->sweep[o->nsweep++] = (unsigned)n;
+    }
+    return o->nsweep ? 0 : cli_usage_error("analyze", "--sweep: no worker counts in '%s'", arg);
 }
 
 /* One option; 0 when taken, CLI_USAGE when bad. */
@@ -136,6 +164,8 @@ static int analyze_option(analyze_opts_t *o, int opt, const char *arg, char **ar
         o->crawl_model = arg;
         return 0;
     case OPT_CRAWL_START: o->crawl_start = arg; return 0;
+    case OPT_SVG: o->svg_file = arg; return 0;
+    case OPT_SWEEP: return parse_sweep(o, arg);
     case OPT_CRAWL_CONC: if (cli_parse_u64("--crawl-concurrency", arg, 1, 100000, &n)) return CLI_USAGE; o->crawl_concurrency = (uint32_t)n; return 0;
     case OPT_MODEL:
         if (exec_model_parse(arg, &o->model) == 0) return 0;
@@ -163,7 +193,8 @@ static int analyze_option(analyze_opts_t *o, int opt, const char *arg, char **ar
 static int analyze_parse(int argc, char **argv, analyze_opts_t *o) {
     *o = (analyze_opts_t){.gen = {.seed = 42, .pages = 1000, .out_degree = 8}, .model = EXEC_SEQUENTIAL,
                           .workers = 1, .work = 1, .top = 10, .repeat = 1, .crawl_model = "async",
-                          .crawl_concurrency = 16, .crawl_start = "random", .order = PG_ORDER_INDEGREE,
+                          .crawl_concurrency = 16, .crawl_start = "random",
+                          .svg_file = "analyze-sweep.svg", .order = PG_ORDER_INDEGREE,
                           .pr = {.damping = 0.85, .tolerance = 1e-8, .max_iter = 200, .prefetch = PR_PREFETCH}};
     int opt, rc;
     optind = 1;
@@ -260,6 +291,134 @@ done:
     return rc;
 }
 
+/* The fastest of o->repeat PageRank runs with model m and w workers; its ranks must be the bits of
+ * the main run's (a cheap end-to-end check of bit-identity). */
+static int sweep_time(const analyze_opts_t *o, const analyze_run_t *r, exec_model_t m, unsigned w, double *best,
+                      char *err) {
+    int rc = -1;
+    pr_result_t res;
+    double *rank = malloc((size_t)r->pg->n * sizeof(double));
+    exec_t *ex = rank ? exec_new(m, w, err) : NULL;
+    if (!ex) goto done;
+    for (uint32_t k = 0; k < o->repeat; k++) {
+        double t = now_s();
+        if (pr_run(r->pg, ex, &o->pr, rank, &res, err) < 0) goto done;
+        t = now_s() - t;
+        if (k == 0 || t < *best) *best = t;
+    }
+    if (memcmp(rank, r->rank, (size_t)r->pg->n * sizeof(double)) != 0) {
+        snprintf(err, 256, "internal error: %s with %u workers gave other ranks", exec_model_name(m), w);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (!rank) snprintf(err, 256, "out of memory");
+    exec_free(ex);
+    free(rank);
+    return rc;
+}
+
+/* Amdahl's law, speedup(n) = 1 / (s + (1 - s) / n), fitted by least squares on 1/speedup, which is
+ * linear in s: 1/S - 1/n = s (1 - 1/n). NAN without a point at n > 1. */
+static double amdahl_fit(const unsigned *n, const double *speedup, unsigned k) {
+    double num = 0, den = 0;
+    for (unsigned i = 0; i < k; i++) {
+        double x = 1 - 1.0 / n[i];
+        num += (1 / speedup[i] - 1.0 / n[i]) * x;
+        den += x * x;
+    }
+    return den > 0 ? num / den : NAN;
+}
+
+static int sweep_run(const analyze_opts_t *o, analyze_run_t *r, char *err) {
+    if (sweep_time(o, r, EXEC_SEQUENTIAL, 1, &r->t_seq, err) < 0) return -1;
+    for (int m = 0; m < SWEEP_MODELS; m++) {
+        double speedup[SWEEP_MAX];
+        for (unsigned i = 0; i < o->nsweep; i++) {
+            if (sweep_time(o, r, sweep_models[m], o->sweep[i], &r->t_sweep[m][i], err) < 0) return -1;
+            speedup[i] = r->t_seq / r->t_sweep[m][i];
+        }
+        r->serial[m] = amdahl_fit(o->sweep, speedup, o->nsweep);
+    }
+    return 0;
+}
+
+static void print_sweep(const analyze_opts_t *o, const analyze_run_t *r) {
+    printf("\nsweep: PageRank, the fastest of %u runs; speedup against sequential (%.4f s)\n", o->repeat, r->t_seq);
+    printf("  %-10s %7s %10s %8s\n", "model", "workers", "seconds", "speedup");
+    for (int m = 0; m < SWEEP_MODELS; m++)
+        for (unsigned i = 0; i < o->nsweep; i++)
+            printf("  %-10s %7u %10.4f %7.2fx\n", exec_model_name(sweep_models[m]), o->sweep[i], r->t_sweep[m][i],
+                   r->t_seq / r->t_sweep[m][i]);
+    printf("  Amdahl's law fitted, serial fraction:");
+    for (int m = 0; m < SWEEP_MODELS; m++) printf(" %s %.3f", exec_model_name(sweep_models[m]), r->serial[m]);
+    printf("\n  chart: %s\n", o->svg_file);
+}
+
+/* The sweep chart, plain SVG by hand: speedup against workers, one line per model (dots measured,
+ * dotted Amdahl fit), the ideal y = x dashed. */
+typedef struct sweep_chart {
+    const analyze_opts_t *o;
+    const analyze_run_t *r;
+} sweep_chart_t;
+
+#define SX0 70.0
+#define SX1 520.0
+#define SY0 40.0
+#define SY1 380.0
+
+static int write_sweep_svg(FILE *f, void *ctx) {
+    const sweep_chart_t *c = ctx;
+    static const char *const colour[SWEEP_MODELS] = {"#0072B2", "#D55E00", "#009E73"};
+    double xmax = 1, ymax = 1;
+    for (unsigned i = 0; i < c->o->nsweep; i++) {
+        if (c->o->sweep[i] > xmax) xmax = c->o->sweep[i];
+        for (int m = 0; m < SWEEP_MODELS; m++) ymax = fmax(ymax, c->r->t_seq / c->r->t_sweep[m][i]);
+    }
+    ymax = ceil(fmax(ymax, xmax) * 1.1);
+#define PX(x) (SX0 + ((x)-1) / (xmax > 1 ? xmax - 1 : 1) * (SX1 - SX0))
+#define PY(y) (SY1 - (y) / ymax * (SY1 - SY0))
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"720\" height=\"440\" fill=\"white\"/>\n"
+               "<text x=\"%g\" y=\"22\" font-size=\"14\">PageRank speedup against sequential (%.4f s), %u pages</text>\n",
+            SX0, c->r->t_seq, c->r->pg->n);
+    for (double y = 0; y <= ymax; y += ymax > 10 ? ceil(ymax / 8) : 1)
+        fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d8dee4\"/><text x=\"%g\" y=\"%.1f\" "
+                   "text-anchor=\"end\">%gx</text>\n", SX0, SX1, PY(y), PY(y), SX0 - 6, PY(y) + 4, y);
+    for (unsigned i = 0; i < c->o->nsweep; i++)
+        fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%u</text>\n", PX(c->o->sweep[i]), SY1 + 18,
+                c->o->sweep[i]);
+    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">workers</text>\n", (SX0 + SX1) / 2, SY1 + 36);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#57606a\" stroke-dasharray=\"6 4\"/>\n",
+            PX(1), PY(1), PX(xmax), PY(xmax));
+    for (int m = 0; m < SWEEP_MODELS; m++) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colour[m]);
+        for (unsigned i = 0; i < c->o->nsweep; i++)
+            fprintf(f, "%.1f,%.1f ", PX(c->o->sweep[i]), PY(c->r->t_seq / c->r->t_sweep[m][i]));
+        fprintf(f, "\"/>\n");
+        for (unsigned i = 0; i < c->o->nsweep; i++)
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", PX(c->o->sweep[i]),
+                    PY(c->r->t_seq / c->r->t_sweep[m][i]), colour[m]);
+        double sf = c->r->serial[m];
+        if (isfinite(sf)) {
+            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-dasharray=\"2 3\" points=\"", colour[m]);
+            for (int k = 0; k <= 40; k++) {
+                double n = 1 + (xmax - 1) * k / 40.0, sp = 1 / (sf + (1 - sf) / n);
+                fprintf(f, "%.1f,%.1f ", PX(n), PY(fmin(fmax(sp, 0), ymax)));
+            }
+            fprintf(f, "\"/>\n");
+        }
+        fprintf(f, "<rect x=\"540\" y=\"%d\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"560\" y=\"%d\">%s, "
+                   "serial %.3f</text>\n", 56 + 22 * m, colour[m], 62 + 22 * m, exec_model_name(sweep_models[m]), sf);
+    }
+    fprintf(f, "<text x=\"540\" y=\"%d\" fill=\"#57606a\">dashed: ideal</text>\n<text x=\"540\" y=\"%d\" "
+               "fill=\"#57606a\">dotted: Amdahl's law fitted</text>\n</svg>\n",
+            62 + 22 * SWEEP_MODELS, 80 + 22 * SWEEP_MODELS);
+#undef PX
+#undef PY
+    return ferror(f) ? -1 : 0;
+}
+
 static double ns_per_edge_iter(const analyze_run_t *r) {
     double work = (double)r->pg->m * (r->pr.iterations ? r->pr.iterations : 1);
     return r->t_pagerank * 1e9 / work;
@@ -328,6 +487,25 @@ static cJSON *json_top(const analyze_run_t *r, int by_rank) {
     return a;
 }
 
+static cJSON *json_sweep(const analyze_opts_t *o, const analyze_run_t *r) {
+    cJSON *sw = cJSON_CreateObject(), *runs = cJSON_CreateArray(), *serial = cJSON_CreateObject();
+    cJSON_AddNumberToObject(sw, "sequential_seconds", r->t_seq);
+    for (int m = 0; m < SWEEP_MODELS; m++) {
+        for (unsigned i = 0; i < o->nsweep; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "model", exec_model_name(sweep_models[m]));
+            cJSON_AddNumberToObject(e, "workers", o->sweep[i]);
+            cJSON_AddNumberToObject(e, "seconds", r->t_sweep[m][i]);
+            cJSON_AddNumberToObject(e, "speedup", r->t_seq / r->t_sweep[m][i]);
+            cJSON_AddItemToArray(runs, e);
+        }
+        cJSON_AddNumberToObject(serial, exec_model_name(sweep_models[m]), r->serial[m]);
+    }
+    cJSON_AddItemToObject(sw, "runs", runs);
+    cJSON_AddItemToObject(sw, "amdahl_serial_fraction", serial);
+    return sw;
+}
+
 static int print_json(const analyze_opts_t *o, const analyze_run_t *r) {
     char raw[32];
     cJSON *j = cJSON_CreateObject(), *pr = cJSON_CreateObject(), *t = cJSON_CreateObject(), *st = cJSON_CreateObject();
@@ -367,6 +545,7 @@ static int print_json(const analyze_opts_t *o, const analyze_run_t *r) {
     cJSON_AddItemToObject(st, "top_by_rank", json_top(r, 1));
     cJSON_AddItemToObject(st, "top_by_in_degree", json_top(r, 0));
     cJSON_AddItemToObject(j, "stats", st);
+    if (o->nsweep) cJSON_AddItemToObject(j, "sweep", json_sweep(o, r));
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!text) return -1;
@@ -383,7 +562,10 @@ int cli_analyze(int argc, char **argv) {
     if (rc) return rc < 0 ? CLI_OK : rc;
     rc = CLI_FAIL;
     if (analyze_compute(&o, &r, err) < 0) goto done;
+    if (o.nsweep && sweep_run(&o, &r, err) < 0) goto done;
     if (o.ranks_file && cli_write_atomic(o.ranks_file, write_ranks, &r, err) < 0) goto done;
+    sweep_chart_t chart = {&o, &r};
+    if (o.nsweep && cli_write_atomic(o.svg_file, write_sweep_svg, &chart, err) < 0) goto done;
     if (o.json) {
         if (print_json(&o, &r) < 0) {
             snprintf(err, sizeof(err), "out of memory printing JSON");
@@ -391,6 +573,7 @@ int cli_analyze(int argc, char **argv) {
         }
     } else {
         print_table(&o, &r);
+        if (o.nsweep) print_sweep(&o, &r);
     }
     rc = CLI_OK;
 done:

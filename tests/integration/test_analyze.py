@@ -128,6 +128,31 @@ class SameBits(Base):
         self.assertIn("strongly connected components", out)
 
 
+class Sweep(Base):
+    def test_sweep_writes_the_chart_and_the_fit(self):
+        import xml.dom.minidom
+        svg = self.path("s.svg")
+        out, _ = self.analyze("--pages", 3000, "--sweep", "workers=1,2", "--svg", svg, "--json", "--top", 0)
+        sw = json.loads(out)["sweep"]
+        self.assertEqual(sorted((e["model"], e["workers"]) for e in sw["runs"]),
+                         sorted((m, w) for m in ("threads", "processes", "openmp") for w in (1, 2)))
+        for e in sw["runs"]:
+            self.assertGreater(e["seconds"], 0)
+            self.assertAlmostEqual(e["speedup"], sw["sequential_seconds"] / e["seconds"])
+        self.assertEqual(sorted(sw["amdahl_serial_fraction"]), ["openmp", "processes", "threads"])
+        doc = xml.dom.minidom.parse(svg)
+        self.assertEqual(len(doc.getElementsByTagName("circle")), 6)
+        out, _ = self.analyze("--pages", 3000, "--sweep", "workers=1,2", "--svg", svg)
+        self.assertIn("Amdahl's law fitted, serial fraction: threads", out)
+
+    def test_bad_sweep_is_a_usage_error(self):
+        svg = self.path("s.svg")
+        for bad in ("threads=1,2", "workers=", "workers=0,2", "workers=1,x"):
+            rc, out, err = run_cli("analyze", "--pages", "100", "--sweep", bad, "--svg", svg)
+            clean(self, rc, out, err, 2)
+        self.assertFalse(os.path.exists(svg))
+
+
 class GuideScore(Base):
     def test_total_matches_the_guides_program(self):
         """A saved crawl of a generated graph, scored by the guide's Python function and by us."""
