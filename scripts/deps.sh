@@ -7,8 +7,9 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
            python3-requests-futures python3-jsonschema curl wrk procps chromium
-           libhiredis-dev redis-server)  # the last two: examples/08-task-queue, built and run by the tests
-bench_pkgs=(wrk nginx-light procps util-linux curl)
+           libhiredis-dev redis-server  # examples/08-task-queue, built and run by the tests
+           python3-networkx python3-scipy)  # analyze's PageRank checked against networkx
+bench_pkgs=(wrk nginx-light procps util-linux curl linux-perf hyperfine git g++)
 demo_pkgs=(curl)
 
 want=()

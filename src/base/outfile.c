@@ -81,3 +81,14 @@ void outfile_abort(outfile_t *o) {
     unlink(o->tmp);
     free(o);
 }
+
+int outfile_write(const char *path, int (*fill)(FILE *f, void *ctx), void *ctx, char *err, size_t errlen) {
+    outfile_t *o = outfile_open(path, err, errlen);
+    if (!o) return -1;
+    if (fill(o->f, ctx) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        outfile_abort(o);
+        return -1;
+    }
+    return outfile_commit(o, err, errlen);
+}

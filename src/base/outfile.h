@@ -23,4 +23,7 @@ int outfile_commit(outfile_t *o, char *err, size_t errlen);
 /* Removes the temporary file and frees o; the target stays as it was. NULL is a no-op. */
 void outfile_abort(outfile_t *o);
 
+/* The whole cycle for a file written in one go: fill (0, or -1 with errno) writes the content. */
+int outfile_write(const char *path, int (*fill)(FILE *f, void *ctx), void *ctx, char *err, size_t errlen);
+
 #endif

@@ -4,6 +4,7 @@
 #define CRAWLBENCH_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -13,6 +14,7 @@ int cli_serve(int argc, char **argv);
 int cli_crawl(int argc, char **argv);
 int cli_graph(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+int cli_analyze(int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */

@@ -47,6 +47,8 @@ static void print_usage(FILE *f) {
             "      --backoff-max DUR longest delay between attempts (default 10s)\n"
             "      --json            print one JSON object (docs/crawl-result.schema.json)\n"
             "  -o, --output FILE     write the fetched page ids there, one per line, in visit order\n"
+            "      --save-graph FILE write every fetched page with its links there, for 'analyze --crawl'\n"
+            "                        (PAGE_ID<TAB>LINK_ID ... a line; written atomically)\n"
             "      --progress, --no-progress   a progress line on stderr (default: if a terminal)\n"
             "      --seed N          seed for the retry jitter (default 1)\n"
             "      --list-models     print the model names, one per line, and exit\n"
@@ -61,7 +63,7 @@ static void print_usage(FILE *f) {
 }
 
 enum { OPT_START = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_BACKOFF, OPT_BACKOFF_MAX, OPT_JSON, OPT_PROGRESS,
-       OPT_NO_PROGRESS, OPT_SEED, OPT_LIST };
+       OPT_NO_PROGRESS, OPT_SEED, OPT_LIST, OPT_SAVE_GRAPH };
 
 static const struct option crawl_options[] = {
     {"model", required_argument, 0, 'm'},        {"concurrency", required_argument, 0, 'c'},
@@ -71,7 +73,7 @@ static const struct option crawl_options[] = {
     {"json", no_argument, 0, OPT_JSON},          {"output", required_argument, 0, 'o'},
     {"progress", no_argument, 0, OPT_PROGRESS},  {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
     {"seed", required_argument, 0, OPT_SEED},    {"list-models", no_argument, 0, OPT_LIST},
-    {"help", no_argument, 0, 'h'},
+    {"save-graph", required_argument, 0, OPT_SAVE_GRAPH}, {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
 
@@ -80,6 +82,7 @@ typedef struct crawl_opts {
     char url[256];
     int json;
     const char *output;
+    const char *save_graph; /* --save-graph FILE, or NULL */
 } crawl_opts_t;
 
 static int duration(const char *opt, const char *v, uint64_t *us) {
@@ -120,6 +123,7 @@ static int apply(crawl_opts_t *o, int opt, const char *v) {
     case OPT_RETRIES: if (cli_parse_u64("--retries", v, 0, 100, &n)) return CLI_USAGE; c->fetch.max_attempts = (uint32_t)n + 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case 'o': o->output = v; return 0;
+    case OPT_SAVE_GRAPH: o->save_graph = v; return 0;
     case OPT_PROGRESS: c->progress = 1; return 0;
     case OPT_NO_PROGRESS: c->progress = 0; return 0;
     case OPT_SEED: if (cli_parse_u64("--seed", v, 0, UINT64_MAX, &n)) return CLI_USAGE; c->seed = n; return 0;
@@ -159,6 +163,8 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
     return 0;
 }
 
+static int write_graph(FILE *f, void *ctx) { return crawl_write_graph(f, ctx); }
+
 /* Prints the result and writes -o; the exit status for a crawl that ran. */
 static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *out) {
     char why[CRAWL_ERR_LEN], err[512];
@@ -170,6 +176,10 @@ static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *o
         rc = 128 + atomic_load(&stop_requested);
     } else if (crawl_result_verdict(res, why, sizeof(why)) < 0) {
         fprintf(stderr, "crawlbench crawl: %s\n", why);
+        rc = CLI_FAIL;
+    }
+    if (o->save_graph && outfile_write(o->save_graph, write_graph, (void *)res, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crawlbench crawl: %s\n", err);
         rc = CLI_FAIL;
     }
     if (out) {

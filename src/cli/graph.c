@@ -1,6 +1,9 @@
-/* `crawlbench graph`: the graph a server would serve, without a server: its shape, or the pages
- * reachable from one page (what an exact crawl must visit), computed by the graph module alone. */
+/* `crawlbench graph`: the graph a server would serve, without a server: its shape, the pages
+ * reachable from one page (what an exact crawl must visit), or the graph as a SNAP edge list for
+ * other tools (networkx, the GAP Benchmark Suite), computed by the graph module alone. */
 #include "cli/cli.h"
+
+#include "base/outfile.h"
 #include "graph/graph.h"
 
 #include <cjson/cJSON.h>
@@ -19,14 +22,17 @@ static const char graph_usage[] =
     "  --pages N             pages (default 1000)\n"
     "  --out-degree N        mean links per page (default 8)\n"
     "  --graph FILE          a SNAP edge list instead (plain or .gz)\n"
-    "  --reachable-from ID   print the pages reachable from ID (ID included)\n";
+    "  --reachable-from ID   print the pages reachable from ID (ID included)\n"
+    "  --edges FILE          write the graph as a SNAP edge list instead: 'FROM<TAB>TO' lines of 0-based\n"
+    "                        page indices after a '#' header (written atomically)\n";
 
-enum { OPT_SEED = 256, OPT_PAGES, OPT_OUT_DEGREE, OPT_GRAPH, OPT_REACHABLE };
+enum { OPT_SEED = 256, OPT_PAGES, OPT_OUT_DEGREE, OPT_GRAPH, OPT_REACHABLE, OPT_EDGES };
 
 static const struct option graph_options[] = {
     {"seed", required_argument, 0, OPT_SEED},     {"pages", required_argument, 0, OPT_PAGES},
     {"out-degree", required_argument, 0, OPT_OUT_DEGREE}, {"graph", required_argument, 0, OPT_GRAPH},
-    {"reachable-from", required_argument, 0, OPT_REACHABLE}, {"help", no_argument, 0, 'h'},
+    {"reachable-from", required_argument, 0, OPT_REACHABLE}, {"edges", required_argument, 0, OPT_EDGES},
+    {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
 
@@ -65,6 +71,23 @@ static int print_reachable(const graph_t *g, const char *from) {
     return CLI_OK;
 }
 
+/* The edge list: page indices are the node ids, so page i of the generated graph is node i in
+ * networkx or gapbs. */
+static int write_edges(FILE *f, void *ctx) {
+    const graph_t *g = ctx;
+    if (fprintf(f, "# crawlbench graph: %s, seed %llu, %u pages, %llu links\n# FromNodeId\tToNodeId\n",
+                graph_source(g), (unsigned long long)graph_seed(g), graph_pages(g),
+                (unsigned long long)graph_edges(g)) < 0)
+        return -1;
+    for (uint32_t p = 0; p < graph_pages(g); p++) {
+        uint32_t n;
+        const uint32_t *l = graph_links(g, p, &n);
+        for (uint32_t i = 0; i < n; i++)
+            if (fprintf(f, "%u\t%u\n", p, l[i]) < 0) return -1;
+    }
+    return 0;
+}
+
 /* The graph's shape as one JSON object (cJSON: the source is a file path, which may hold anything). */
 static void print_shape(const graph_t *g) {
     graph_shape_t s;
@@ -88,7 +111,7 @@ static void print_shape(const graph_t *g) {
 
 int cli_graph(int argc, char **argv) {
     graph_params_t p = {.seed = 42, .pages = 1000, .out_degree = 8};
-    const char *file = NULL, *from = NULL;
+    const char *file = NULL, *from = NULL, *edges = NULL;
     uint64_t n;
     int opt;
     optind = 1;
@@ -101,10 +124,12 @@ int cli_graph(int argc, char **argv) {
         case OPT_OUT_DEGREE: if (cli_parse_u64("--out-degree", optarg, 1, 1000, &n)) return CLI_USAGE; p.out_degree = (uint32_t)n; break;
         case OPT_GRAPH: file = optarg; break;
         case OPT_REACHABLE: from = optarg; break;
+        case OPT_EDGES: edges = optarg; break;
         default: return cli_option_error("graph", argv, opt);
         }
     }
     if (optind < argc) return cli_usage_error("graph", "unexpected argument '%s'", argv[optind]);
+    if (from && edges) return cli_usage_error("graph", "--reachable-from and --edges do not go together");
     char err[GRAPH_ERR_LEN];
     graph_t *g = file ? graph_load_snap(file, err) : graph_generate(&p, err);
     if (!g) {
@@ -113,6 +138,10 @@ int cli_graph(int argc, char **argv) {
     }
     int rc = CLI_OK;
     if (from) rc = print_reachable(g, from);
+    else if (edges && outfile_write(edges, write_edges, g, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crawlbench graph: %s\n", err);
+        rc = CLI_FAIL;
+    }
     else print_shape(g);
     graph_free(g);
     return rc;

@@ -20,7 +20,8 @@ static const char usage[] =
     "  serve     run the demo server (the guide's web graph over HTTP, with latency and faults)\n"
     "  crawl     crawl a server with one concurrency model and report what it took\n"
     "  compare   run every model side by side: a table, JSON, charts and an HTML report\n"
-    "  graph     the graph a server would serve: its shape, or the pages reachable from one\n"
+    "  graph     the graph a server would serve: its shape, the pages reachable from one, an edge list\n"
+    "  analyze   CPU-bound work on a graph: link scores, PageRank, statistics, with four models\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -62,6 +63,7 @@ static const struct {
     {"crawl", cli_crawl},
     {"graph", cli_graph},
     {"compare", cli_compare},
+    {"analyze", cli_analyze},
 };
 
 int main(int argc, char **argv) {

@@ -71,5 +71,8 @@ void crawl_print_table(FILE *f, const crawl_result_t *r);
 void crawl_print_json(FILE *f, const crawl_result_t *r);
 /* One visited page id per line, in visit order. Returns 0 or -1 (errno). */
 int crawl_write_order(FILE *f, const crawl_result_t *r);
+/* Every fetched page with its links, "PAGE_ID<TAB>LINK_ID ..." a line, in visit order (graphfile.c,
+ * docs/ANALYZE.md). Returns 0 or -1 (errno). */
+int crawl_write_graph(FILE *f, const crawl_result_t *r);
 
 #endif

@@ -33,6 +33,11 @@ graph_t *graph_load_snap(const char *path, char *err);
 /* Same as graph_load_snap() over a buffer already in memory (used by the loader and the fuzzer). */
 graph_t *graph_parse_snap(const char *buf, size_t len, const char *name, char *err);
 
+/* Loads a saved crawl ("PAGE_ID<TAB>LINK_ID LINK_ID ..." a line; src/graph/crawlfile.c and
+ * docs/ANALYZE.md give the format), with the same error style as the SNAP loader. */
+graph_t *graph_load_crawl(const char *path, char *err);
+graph_t *graph_parse_crawl(const char *buf, size_t len, const char *name, char *err);
+
 void graph_free(graph_t *g);
 
 uint32_t graph_pages(const graph_t *g);

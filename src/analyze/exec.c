@@ -1,0 +1,267 @@
+/* The sequential, threads and openmp models of src/analyze/exec.h, the work split they share, and
+ * the shared memory; the processes model is in exec_proc.c.
+ *
+ * threads: workers - 1 pthreads live for a whole job (the caller is worker 0) and meet the caller at
+ * two barriers per run, one to start and one to finish, so a PageRank iteration costs two barrier
+ * crossings and no thread creation. pthread_barrier_wait() orders memory: what one worker wrote
+ * before the finishing barrier, every worker reads after it. */
+#include "analyze/exec.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *const exec_names[EXEC_MODELS] = {"sequential", "threads", "processes", "openmp"};
+
+typedef struct exec_threads {
+    pthread_t *tids;
+    unsigned started; /* threads created (1 .. workers - 1) */
+    pthread_barrier_t start, done;
+    /* The gate a new thread waits at until all are created: 1 go, -1 creation failed (leave). A
+     * barrier counts every worker, so no thread may reach it before all of them exist. */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    int gate;
+    exec_fn fn; /* written by worker 0 before the start barrier */
+    void *ctx;
+    int stop;
+} exec_threads_t;
+
+struct exec {
+    exec_model_t model;
+    unsigned workers;
+    uint32_t *lo, *hi; /* each worker's block range in the current job */
+    int running;
+    exec_threads_t *th;
+    exec__proc_t *proc;
+};
+
+typedef struct exec_worker_arg {
+    exec_t *ex;
+    unsigned w;
+} exec_worker_arg_t;
+
+void exec__errf(char *err, const char *fmt, ...) {
+    if (!err) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, EXEC_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+int exec_model_parse(const char *name, exec_model_t *out) {
+    for (int m = 0; m < EXEC_MODELS; m++)
+        if (!strcmp(name, exec_names[m])) {
+            *out = (exec_model_t)m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *exec_model_name(exec_model_t m) { return m < EXEC_MODELS ? exec_names[m] : "?"; }
+
+unsigned exec_max_workers(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? 8 * (unsigned)n : 8;
+}
+
+exec_t *exec_new(exec_model_t m, unsigned workers, char *err) {
+    if (m >= EXEC_MODELS) {
+        exec__errf(err, "exec: unknown model");
+        return NULL;
+    }
+    if (workers < 1 || workers > exec_max_workers()) {
+        exec__errf(err, "exec: workers must be from 1 to %u (8 per CPU), not %u", exec_max_workers(), workers);
+        return NULL;
+    }
+    exec_t *ex = calloc(1, sizeof(*ex));
+    if (!ex) goto fail;
+    ex->model = m;
+    ex->workers = m == EXEC_SEQUENTIAL ? 1 : workers;
+    ex->lo = calloc(ex->workers, sizeof(uint32_t));
+    ex->hi = calloc(ex->workers, sizeof(uint32_t));
+    if (!ex->lo || !ex->hi) goto fail;
+    return ex;
+fail:
+    exec_free(ex);
+    exec__errf(err, "exec: out of memory");
+    return NULL;
+}
+
+void exec_free(exec_t *ex) {
+    if (!ex) return;
+    if (ex->running) exec_end(ex, NULL);
+    free(ex->lo);
+    free(ex->hi);
+    free(ex);
+}
+
+/* Anonymous mappings for every model (zeroed, page-aligned); shared ones for processes. */
+void *exec_alloc(exec_t *ex, size_t bytes, char *err) {
+    int flags = (ex->model == EXEC_PROCESSES ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        exec__errf(err, "exec: mmap %zu bytes: %s", bytes, strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
+void exec_release(exec_t *ex, void *p, size_t bytes) {
+    if (p) munmap(p, bytes ? bytes : 1);
+}
+
+/* Cuts blocks into workers ranges of about equal work: worker w starts at the first block whose
+ * preceding work reaches w / workers of the total. */
+static void exec_split(exec_t *ex, uint32_t nblocks, const uint64_t *prefix) {
+    uint64_t total = prefix[nblocks];
+    uint32_t b = 0;
+    for (unsigned w = 0; w < ex->workers; w++) {
+        uint64_t goal = (uint64_t)((unsigned __int128)total * w / ex->workers);
+        while (b < nblocks && prefix[b] < goal) b++;
+        ex->lo[w] = b;
+        if (w > 0) ex->hi[w - 1] = b;
+    }
+    ex->hi[ex->workers - 1] = nblocks;
+}
+
+static void exec_threads_open(exec_threads_t *th, int gate) {
+    pthread_mutex_lock(&th->gate_lock);
+    th->gate = gate;
+    pthread_cond_broadcast(&th->gate_cond);
+    pthread_mutex_unlock(&th->gate_lock);
+}
+
+static void *exec_thread_main(void *arg) {
+    exec_worker_arg_t *a = arg;
+    exec_t *ex = a->ex;
+    exec_threads_t *th = ex->th;
+    pthread_mutex_lock(&th->gate_lock);
+    while (th->gate == 0) pthread_cond_wait(&th->gate_cond, &th->gate_lock);
+    int go = th->gate > 0;
+    pthread_mutex_unlock(&th->gate_lock);
+    while (go) {
+        pthread_barrier_wait(&th->start);
+        if (th->stop) break;
+        th->fn(th->ctx, ex->lo[a->w], ex->hi[a->w]);
+        pthread_barrier_wait(&th->done);
+    }
+    free(a);
+    return NULL;
+}
+
+/* Stops the threads: through the start barrier when they all run, through the gate when their
+ * creation failed. */
+static void exec_threads_stop(exec_t *ex, int all_started) {
+    exec_threads_t *th = ex->th;
+    if (all_started) {
+        th->stop = 1;
+        pthread_barrier_wait(&th->start);
+    } else {
+        exec_threads_open(th, -1);
+    }
+    for (unsigned i = 0; i < th->started; i++) pthread_join(th->tids[i], NULL);
+    pthread_barrier_destroy(&th->start);
+    pthread_barrier_destroy(&th->done);
+    pthread_mutex_destroy(&th->gate_lock);
+    pthread_cond_destroy(&th->gate_cond);
+    free(th->tids);
+    free(th);
+    ex->th = NULL;
+}
+
+/* Creates the threads of a job; when a creation fails, the threads already made leave through the
+ * gate, never having touched a barrier. */
+static int exec_threads_begin(exec_t *ex, char *err) {
+    exec_threads_t *th = calloc(1, sizeof(*th));
+    if (!th || !(th->tids = calloc(ex->workers, sizeof(pthread_t)))) {
+        free(th);
+        exec__errf(err, "exec: out of memory");
+        return -1;
+    }
+    pthread_barrier_init(&th->start, NULL, ex->workers);
+    pthread_barrier_init(&th->done, NULL, ex->workers);
+    pthread_mutex_init(&th->gate_lock, NULL);
+    pthread_cond_init(&th->gate_cond, NULL);
+    ex->th = th;
+    for (unsigned w = 1; w < ex->workers; w++) {
+        exec_worker_arg_t *a = malloc(sizeof(*a));
+        int rc = a ? 0 : ENOMEM;
+        if (a) *a = (exec_worker_arg_t){ex, w};
+        if (a && (rc = pthread_create(&th->tids[th->started], NULL, exec_thread_main, a)) != 0) free(a);
+        if (rc != 0) {
+            exec__errf(err, "exec: pthread_create: %s", strerror(rc));
+            goto fail;
+        }
+        th->started++;
+    }
+    exec_threads_open(th, 1);
+    return 0;
+fail:
+    exec_threads_stop(ex, 0);
+    return -1;
+}
+
+int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err) {
+    if (ex->running) {
+        exec__errf(err, "exec: a job is already running");
+        return -1;
+    }
+    exec_split(ex, nblocks, prefix);
+    if (ex->model == EXEC_THREADS && ex->workers > 1 && exec_threads_begin(ex, err) < 0) return -1;
+    if (ex->model == EXEC_PROCESSES && ex->workers > 1 &&
+        !(ex->proc = exec__proc_begin(ex->workers, ex->lo, ex->hi, err)))
+        return -1;
+    ex->running = 1;
+    return 0;
+}
+
+static void exec_run_openmp(exec_t *ex, exec_fn fn, void *ctx) {
+    int n = (int)ex->workers;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+#endif
+    for (int w = 0; w < n; w++) fn(ctx, ex->lo[w], ex->hi[w]);
+}
+
+int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
+    if (!ex->running) {
+        exec__errf(err, "exec: no job is running");
+        return -1;
+    }
+    if (ex->th) {
+        ex->th->fn = fn;
+        ex->th->ctx = ctx;
+        pthread_barrier_wait(&ex->th->start);
+        fn(ctx, ex->lo[0], ex->hi[0]);
+        pthread_barrier_wait(&ex->th->done);
+        return 0;
+    }
+    if (ex->proc) {
+        if (exec__proc_run(ex->proc, fn, ctx, err) == 0) return 0;
+        exec__proc_end(ex->proc, NULL);
+        ex->proc = NULL;
+        ex->running = 0;
+        return -1;
+    }
+    if (ex->model == EXEC_OPENMP) exec_run_openmp(ex, fn, ctx);
+    else fn(ctx, ex->lo[0], ex->hi[ex->workers - 1]);
+    return 0;
+}
+
+int exec_end(exec_t *ex, char *err) {
+    int rc = 0;
+    if (ex->th) exec_threads_stop(ex, 1);
+    if (ex->proc) rc = exec__proc_end(ex->proc, err);
+    ex->proc = NULL;
+    ex->running = 0;
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* How `crawlbench analyze` runs one loop over many workers: the four models of CPU-bound work
+ * (sequential, threads, processes, openmp) behind one interface. A job is a loop over fixed blocks
+ * of pages; each worker gets one contiguous range of blocks, cut so that the ranges hold about the
+ * same number of edges (a power-law graph cut by pages leaves one worker with most of the work).
+ *
+ * Conventions: functions return 0 / -1 (or NULL) and write "what: why" into err[EXEC_ERR_LEN].
+ * Memory that a job writes must come from exec_alloc(): for the processes model it is a shared
+ * mapping (MAP_SHARED), the only memory a forked worker writes that its parent can read. Everything
+ * else the job reads (the graph) is shared copy-on-write by fork. */
+#ifndef CRAWLBENCH_EXEC_H
+#define CRAWLBENCH_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXEC_ERR_LEN 256
+
+typedef enum exec_model {
+    EXEC_SEQUENTIAL,
+    EXEC_THREADS,
+    EXEC_PROCESSES,
+    EXEC_OPENMP,
+    EXEC_MODELS /* count */
+} exec_model_t;
+
+typedef struct exec exec_t; /* opaque */
+
+/* Runs blocks [lo, hi) of the current job; ctx must point into exec_alloc() memory when the job's
+ * caller changes it between runs (a forked worker sees the parent's later writes only there). */
+typedef void (*exec_fn)(void *ctx, uint32_t lo, uint32_t hi);
+
+/* The model called name, or -1 when there is none. */
+int exec_model_parse(const char *name, exec_model_t *out);
+const char *exec_model_name(exec_model_t m);
+
+/* The most workers a run may ask for: 8 per online CPU (beyond that a CPU-bound job only slows). */
+unsigned exec_max_workers(void);
+
+/* workers in [1, exec_max_workers()]. The openmp model built without -fopenmp (the TSan build) runs
+ * its workers' ranges one after another in the calling thread, with the same results. */
+exec_t *exec_new(exec_model_t m, unsigned workers, char *err);
+void exec_free(exec_t *ex); /* ends a job still running */
+
+/* Zeroed memory a job may write (shared with forked workers for the processes model). */
+void *exec_alloc(exec_t *ex, size_t bytes, char *err);
+void exec_release(exec_t *ex, void *p, size_t bytes);
+
+/* Starts a job of nblocks blocks; prefix[nblocks + 1] holds the cumulative work (edges) before each
+ * block and is read during this call only. Threads are started and processes forked here, so every
+ * exec_alloc() the job uses must come before. */
+int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err);
+
+/* Calls fn over every block of the job, each worker on its own range, and returns when all are done.
+ * -1 when a worker died (processes: named with its pid and signal); the job is then over. */
+int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err);
+
+/* Ends the job: joins the threads, or stops and reaps the processes (-1 if one failed). */
+int exec_end(exec_t *ex, char *err);
+
+/* ---- Internal to exec.c and exec_proc.c: the processes model. begin forks workers - 1 processes
+ * (the caller is worker 0), each running ranges [lo[w], hi[w]) of every job run; run sends each child
+ * the job's (fn, ctx) over its socket, runs range 0 itself and waits for every child's reply, a closed
+ * socket meaning a dead child; end stops and reaps them. */
+typedef struct exec__proc exec__proc_t;
+exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint32_t *hi, char *err);
+int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err);
+int exec__proc_end(exec__proc_t *p, char *err); /* frees p */
+void exec__errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
