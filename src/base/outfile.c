@@ -42,7 +42,7 @@ outfile_t *outfile_open(const char *path, char *err, size_t errlen) {
         goto fail;
     }
     if ((fd = mkstemp(o->tmp)) < 0 || fchmod(fd, target_mode(path)) < 0 || !(o->f = fdopen(fd, "w"))) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %s: cannot create a temporary file beside it: %s", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(o->tmp);
