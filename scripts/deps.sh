@@ -4,10 +4,10 @@
 # Usage: scripts/deps.sh [build|test|bench|demo]...   (default: build test)
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev)
+build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
-           python3-requests-futures python3-jsonschema curl wrk procps chromium)
-bench_pkgs=(wrk nginx-light procps util-linux)
+           python3-requests-futures python3-jsonschema curl wrk procps chromium redis-server)
+bench_pkgs=(wrk nginx-light procps util-linux redis-server)
 demo_pkgs=(curl)
 
 want=()

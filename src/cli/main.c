@@ -21,6 +21,7 @@ static const char usage[] =
     "  crawl     crawl a server with one concurrency model and report what it took\n"
     "  compare   run every model side by side: a table, JSON, charts and an HTML report\n"
     "  graph     the graph a server would serve: its shape, or the pages reachable from one\n"
+    "  worker    fetch pages of a distributed crawl kept in Redis (crawl --model distributed)\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -62,6 +63,7 @@ static const struct {
     {"crawl", cli_crawl},
     {"graph", cli_graph},
     {"compare", cli_compare},
+    {"worker", cli_worker},
 };
 
 int main(int argc, char **argv) {
