@@ -169,6 +169,7 @@ static void fill_result(const snapshot_t *s, crawl_result_t *r) {
     }
     r->elapsed_s = elapsed_s(s);
     r->pages_per_s = r->elapsed_s > 0 ? (double)r->pages / r->elapsed_s : 0;
+    r->interrupted = strcmp(s->meta.state, "done") != 0; /* reported before its end */
 }
 
 int dist_print_result(rconn_t *c, const char *id, int json, FILE *f, char *err) {
