@@ -196,6 +196,154 @@ class Exact(unittest.TestCase):
             # Acknowledged entries are trimmed: the finished crawl's stream is empty.
             self.assertEqual(r.cli("XLEN", "crawlbench:{big}:frontier"), "0")
 
+    def test_sigkilled_worker_and_redis_crash_lose_nothing(self):
+        # 20 ms a page: a worker's threads hold pages nearly all the time, so the SIGKILL lands on
+        # pages in flight, which only a lease's expiry gives back.
+        with Redis() as r, Server("--seed", SEED, "--pages", "2500", "--latency", "20ms") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            want = reachable(start, 2500)
+            s.reset()
+            c = coordinator(s, r, "crash", start, "--lease", "1s", "--timeout", "500ms", "--retries", "1")
+            victim, survivor = worker(r, "crash", "-c", "4"), worker(r, "crash", "-c", "4")
+            wait_status(r, "crash", lambda st: st["pages"] >= 300, what="300 pages")
+            victim.kill()
+            wait_status(r, "crash", lambda st: st["pages"] >= 800, what="800 pages")
+            r.kill()  # Redis crashes mid-crawl, and comes back from its append-only file
+            r.start()
+            res = result_of(c)
+            self.assertEqual(survivor.wait(60), 0, survivor.stderr())
+            self.assertNotIn(" 0 reconnections", survivor.stderr())
+            self.assertEqual(r.members(seen_key("crash")), want)
+            self.assertEqual(res["pages"], len(want))
+            d = res["distributed"]
+            self.assertGreaterEqual(d["reclaimed"], 1, "the killed worker's pages were not reclaimed")
+            audit = s.stats()["audit"]
+            self.assertEqual(audit["pages_served"], len(want), "a page is missing")
+            # At least once: every extra fetch is a page the crawl reclaimed (the victim fetched it
+            # and died before its acknowledgement) or counted as fetched twice.
+            self.assertLessEqual(audit["duplicate_fetches"], d["reclaimed"] + d["duplicates"])
+
+
+class Sharing(unittest.TestCase):
+    def test_two_crawls_in_one_redis_and_a_late_worker(self):
+        with Redis() as r, Server("--seed", SEED, "--pages", "1500", "--latency", "10ms") as a, \
+                Server("--seed", SEED, "--pages", "1200") as b:
+            start_a, start_b = a.get_json("/graph/random")["page_id"], b.get_json("/graph/random")["page_id"]
+            want_a, want_b = reachable(start_a, 1500), reachable(start_b, 1200)
+            a.reset(), b.reset()
+            ca, cb = coordinator(a, r, "crawl-a", start_a), coordinator(b, r, "crawl-b", start_b)
+            early = [worker(r, "crawl-a", "-c", "4"), worker(r, "crawl-b", "-c", "4")]
+            wait_status(r, "crawl-a", lambda st: st["pages"] >= 100, what="crawl-a under way")
+            late = worker(r, "crawl-a", "-c", "4")
+            res_a, res_b = result_of(ca), result_of(cb)
+            for w in early + [late]:
+                self.assertEqual(w.wait(30), 0, w.stderr())
+            self.assertEqual(r.members(seen_key("crawl-a")), want_a)
+            self.assertEqual(r.members(seen_key("crawl-b")), want_b)
+            self.assertEqual((res_a["pages"], res_b["pages"]), (len(want_a), len(want_b)))
+            for srv, want in ((a, want_a), (b, want_b)):
+                audit = srv.stats()["audit"]
+                self.assertEqual((audit["pages_served"], audit["duplicate_fetches"]), (len(want), 0))
+            late_name = "%s:%d" % (socket.gethostname()[:63], late.pid)
+            self.assertIn(late_name, res_a["distributed"]["workers"])
+            self.assertGreater(res_a["distributed"]["workers"][late_name].get("ok", 0), 0, "the late worker took no page")
+            self.assertEqual(len(res_b["distributed"]["workers"]), 1)
+
+    def test_sigterm_finishes_or_returns_the_pages_in_hand(self):
+        with Redis() as r, Server("--seed", SEED, "--pages", "800", "--latency", "50ms") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            want = reachable(start, 800)
+            s.reset()
+            # A long lease: a page left pending would hold the crawl up for a minute.
+            c = coordinator(s, r, "term", start, "--lease", "60s")
+            first = worker(r, "term", "-c", "8")
+            name = "%s:%d" % (socket.gethostname()[:63], first.pid)
+            wait_status(r, "term", lambda st: st["in_flight_per_worker"].get(name, 0) >= 4, what="pages in hand")
+            first.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(first.wait(10), 0, first.stderr())
+            self.assertIn("stopped", first.stderr())
+            st = status(r, "term")
+            self.assertNotIn(name, st["in_flight_per_worker"], "the stopped worker still holds pages")
+            self.assertEqual(st["state"], "running")
+            second = worker(r, "term", "-c", "8")
+            res = result_of(c, timeout=60)
+            self.assertEqual(second.wait(30), 0, second.stderr())
+            self.assertEqual(r.members(seen_key("term")), want)
+            self.assertEqual(res["pages"], len(want))
+            self.assertEqual(res["distributed"]["reclaimed"], 0)
+            audit = s.stats()["audit"]
+            self.assertEqual(audit["pages_served"], len(want))
+
+
+class BadInput(unittest.TestCase):
+    def test_unreachable_redis(self):
+        url = "redis://127.0.0.1:%d" % free_port()
+        for args in (("worker", "--redis", url), ("crawl", "--redis", url, "--status", "x"),
+                     ("crawl", "-m", "distributed", "--redis", url, "--start", "abc")):
+            rc, out, err = run_cli(*args)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("cannot reach redis", err)
+            self.assertEqual(len(err.strip().splitlines()), 1 if args[0] == "crawl" else 2, err)
+
+    def test_password(self):
+        with Redis(password="s3cret") as r:
+            good = r.url
+            for url, why in ((good.replace("s3cret", "wrong"), "refused the login"),
+                             (good.replace(":s3cret@", ""), "wants a password")):
+                for args in (("worker", "--redis", url), ("crawl", "--redis", url, "--status", "x")):
+                    rc, out, err = run_cli(*args)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn(why, err)
+            rc, out, err = run_cli("crawl", "--redis", good, "--status", "x")
+            self.assertEqual(rc, 1)
+            self.assertIn("no crawl", err)
+
+    def test_existing_crawl_needs_resume_or_fresh(self):
+        with Redis() as r, Server("--seed", SEED, "--pages", "300") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            c = coordinator(s, r, "again", start)
+            self.assertEqual(worker(r, "again", "-c", "2").wait(60), 0)
+            first = result_of(c)
+            base = ("crawl", s.url, "-m", "distributed", "--redis", r.url, "--crawl-id", "again", "--json")
+            rc, out, err = run_cli(*base)
+            self.assertEqual(rc, 1)
+            self.assertIn("already exists", err)
+            self.assertIn("--resume", err)
+            rc, out, err = run_cli(*base, "--resume")  # a finished crawl: its result, at once
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(json.loads(out)["pages"], first["pages"])
+            c = Proc(*base, "--fresh", "--start", start)
+            wait_status(r, "again", lambda st: st["pages"] == 0 and st["state"] == "running", 30, "fresh crawl")
+            self.assertEqual(worker(r, "again", "-c", "2").wait(60), 0)
+            self.assertEqual(result_of(c)["pages"], first["pages"])
+
+    def test_keys_of_another_program_are_not_touched(self):
+        with Redis() as r, Server("--seed", SEED, "--pages", "100") as s:
+            r.cli("SET", "crawlbench:{str}:meta", "hello")
+            r.cli("HSET", "crawlbench:{hash}:meta", "kind", "something-else")
+            r.cli("SET", "crawlbench:{orphan}:seen", "mine")
+            for cid in ("str", "hash", "orphan"):
+                for fresh in ((), ("--fresh",), ("--resume",)):
+                    rc, out, err = run_cli("crawl", s.url, "-m", "distributed", "--redis", r.url, "--crawl-id", cid,
+                                           "--start", "abc", *fresh)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn("another program", err)
+            rc, out, err = run_cli("worker", "--redis", r.url, "--crawl-id", "hash")
+            self.assertEqual(rc, 1)
+            self.assertIn("another program", err)
+            self.assertEqual(r.cli("GET", "crawlbench:{str}:meta"), "hello")
+            self.assertEqual(r.cli("HGET", "crawlbench:{hash}:meta", "kind"), "something-else")
+            self.assertEqual(r.cli("GET", "crawlbench:{orphan}:seen"), "mine")
+
+    def test_usage_errors(self):
+        for args in (("worker",), ("worker", "--redis", "http://x"), ("worker", "--redis", "redis://h", "--crawl-id", "a b"),
+                     ("worker", "--redis", "redis://h:99999"), ("crawl", "--redis", "redis://h", "--resume", "--fresh"),
+                     ("crawl", "--redis", "redis://h"), ("crawl", "-m", "distributed"),
+                     ("crawl", "--redis", "redis://h", "--status", "../x"), ("worker", "--redis", "redis://h", "-m", "epoll")):
+            rc, out, err = run_cli(*args)
+            self.assertEqual(rc, 2, "%s: %s" % (args, err))
+            self.assertTrue(err.startswith("crawlbench"), err)
+
 
 if __name__ == "__main__":
     harness.main()
