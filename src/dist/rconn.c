@@ -80,6 +80,8 @@ int rconn_url_parse(const char *s, size_t len, rconn_url_t *u, char *err, size_t
     memset(u, 0, sizeof(*u));
     u->port = 6379;
     if (len < 8 || memcmp(s, "redis://", 8) != 0) goto bad;
+    for (size_t i = 0; i < len; i++) /* visible ASCII only: no NUL to cut a field short, no spaces */
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f) goto bad;
     s += 8, len -= 8;
     const char *slash = memchr(s, '/', len);
     size_t hostpart = slash ? (size_t)(slash - s) : len;

@@ -204,7 +204,7 @@ class Exact(unittest.TestCase):
             want = reachable(start, 2500)
             s.reset()
             c = coordinator(s, r, "crash", start, "--lease", "1s", "--timeout", "500ms", "--retries", "1")
-            victim, survivor = worker(r, "crash", "-c", "4"), worker(r, "crash", "-c", "4")
+            victim, survivor = worker(r, "crash", "-c", "4"), worker(r, "crash", "-c", "8")
             wait_status(r, "crash", lambda st: st["pages"] >= 300, what="300 pages")
             victim.kill()
             wait_status(r, "crash", lambda st: st["pages"] >= 800, what="800 pages")
