@@ -223,6 +223,34 @@ class Exact(unittest.TestCase):
             # and died before its acknowledgement) or counted as fetched twice.
             self.assertLessEqual(audit["duplicate_fetches"], d["reclaimed"] + d["duplicates"])
 
+    def test_faults_retries_and_the_cap_as_in_local_models(self):
+        # The workers fetch through the local engines' fetch path: the same retries, and tallies
+        # equal to what the server injected.
+        with Redis() as r, Server("--seed", SEED, "--pages", "1000", "--fail-first", "1", "--retry-after", "0",
+                                  "--faults", "503:0.05,500:0.05,429:0.03") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            want = reachable(start, 1000)
+            s.reset()
+            c = coordinator(s, r, "faults", start, "--retries", "5", "--backoff", "1ms")
+            workers = [worker(r, "faults", "-c", "4") for _ in range(2)]
+            res = result_of(c)
+            for w in workers:
+                self.assertEqual(w.wait(30), 0, w.stderr())
+            audit = s.stats()["audit"]
+            faults = audit["faults"]
+            self.assertEqual(r.members(seen_key("faults")), want)
+            self.assertEqual((res["pages"], audit["pages_served"], audit["duplicate_fetches"]), (len(want),) * 2 + (0,))
+            self.assertEqual(res["attempts"]["5xx"], faults["500"] + faults["503"])  # fail-first included
+            self.assertEqual(res["attempts"]["429"], faults["429"])
+            self.assertEqual(res["requests"], sum(audit["requests"]["api"].values()))
+            self.assertGreaterEqual(res["retries"], len(want))
+            s.reset()
+            c = coordinator(s, r, "capped", start, "--max-pages", "137", "--backoff", "1ms")
+            self.assertEqual(worker(r, "capped", "-c", "8").wait(60), 0)
+            res = result_of(c)
+            self.assertEqual(res["pages"] + res["failed"], 137)
+            self.assertEqual(s.stats()["audit"]["pages_served"], res["pages"], "overshoot past the cap")
+
 
 class Sharing(unittest.TestCase):
     def test_two_crawls_in_one_redis_and_a_late_worker(self):
