@@ -122,15 +122,17 @@ const char *const dist__lua_renew =
     "end\n"
     "return n\n";
 
-/* KEYS: stream ctr workers. ARGV: worker, lease (ms), count. Takes over at most count entries
- * idle longer than the lease, and counts them. Returns XAUTOCLAIM's list of entries. */
+/* KEYS: stream ctr workers. ARGV: worker, lease (ms), count, cursor. Takes over at most count
+ * entries idle longer than the lease, scanning the pending list from cursor (XAUTOCLAIM looks at
+ * count x 10 entries a call, so a full pass takes several calls: the caller keeps the cursor), and
+ * counts them. Returns {next cursor, entries}. */
 const char *const dist__lua_reclaim =
-    "local r = redis.call('XAUTOCLAIM', KEYS[1], '" DIST__GROUP "', ARGV[1], ARGV[2], '0-0', 'COUNT', ARGV[3])\n"
+    "local r = redis.call('XAUTOCLAIM', KEYS[1], '" DIST__GROUP "', ARGV[1], ARGV[2], ARGV[4], 'COUNT', ARGV[3])\n"
     "if #r[2] > 0 then\n"
     "  redis.call('HINCRBY', KEYS[2], 'reclaimed', #r[2])\n"
     "  redis.call('HINCRBY', KEYS[3], ARGV[1] .. '|reclaimed', #r[2])\n"
     "end\n"
-    "return r[2]\n";
+    "return {r[1], r[2]}\n";
 
 int dist_id_valid(const char *id) {
     size_t n = strlen(id);

@@ -41,6 +41,7 @@ typedef struct thread_ctx {
     rconn_script_t ack, giveback, reclaim;
     uint64_t cmds_reported;
     uint64_t last_reclaim_us;
+    char cursor[48]; /* where the next reclaim goes on scanning the pending list */
     dist_worker_stats_t st;
 } thread_ctx_t;
 
@@ -90,11 +91,17 @@ static int reclaim(thread_ctx_t *t, char *entry, char *page, char *err) {
     worker_t *w = t->w;
     char lease[24];
     snprintf(lease, sizeof(lease), "%" PRIu64, w->meta.spec.lease_ms);
-    const char *argv[] = {w->keys.stream, w->keys.ctr, w->keys.workers, w->name, lease, "1"};
-    redisReply *r = rconn_eval(t->rc, &t->reclaim, 3, 6, argv, NULL, err);
+    const char *argv[] = {w->keys.stream, w->keys.ctr, w->keys.workers, w->name, lease, "1", t->cursor};
+    redisReply *r = rconn_eval(t->rc, &t->reclaim, 3, 7, argv, NULL, err);
     if (!r) return -1;
     t->last_reclaim_us = now_us();
-    int got = r->type == REDIS_REPLY_ARRAY && r->elements > 0 && read_entry(r->element[0], entry, page) == 0;
+    int got = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[0]->len < sizeof(t->cursor)) {
+        memcpy(t->cursor, r->element[0]->str, r->element[0]->len + 1); /* "0-0" after a full pass */
+        const redisReply *list = r->element[1];
+        got = list->type == REDIS_REPLY_ARRAY && list->elements > 0 && read_entry(list->element[0], entry, page) == 0;
+    }
     freeReplyObject(r);
     if (got) t->st.reclaimed++;
     return got;
@@ -247,7 +254,7 @@ static void *renew_main(void *arg) {
 
 static int thread_open(worker_t *w, thread_ctx_t *t, uint32_t idx, char *err) {
     *t = (thread_ctx_t){.w = w, .idx = idx, .ack = {.src = dist__lua_ack}, .giveback = {.src = dist__lua_giveback},
-                        .reclaim = {.src = dist__lua_reclaim}, .last_reclaim_us = now_us()};
+                        .reclaim = {.src = dist__lua_reclaim}, .last_reclaim_us = now_us(), .cursor = "0-0"};
     if (!(t->rc = rconn_open(w->o->url, w->o->retry_us, err, RCONN_ERR_LEN))) return -1;
     if (idx == w->o->threads) { /* the renewer: its "ack" slot holds the renew script */
         t->ack.src = dist__lua_renew;
