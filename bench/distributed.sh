@@ -2,7 +2,8 @@
 # The distributed crawl's benchmark (docs/BENCHMARKS.md, section "Distributed crawl on Redis"):
 #   a) --latency 50ms, 10,000-page graph: pages/s of the distributed model with 1, 2 and 4 worker
 #      processes (THREADS threads each), against the single-process epoll and async models with the
-#      same number of transfers in flight, on the same server run; Redis commands per page.
+#      same number of transfers in flight, on the same server run, and the threads model (the
+#      workers' own concurrency model, in one process); Redis round trips per page.
 #   b) the same crawl with the workers in separate network namespaces (veth pairs to a bridge in
 #      the root namespace, where Redis and the server run), tc netem adding RTT_MS of round trip
 #      on each worker's link: what crossing a network costs per page. Needs root; skipped without.
@@ -136,7 +137,8 @@ if want a; then
   ROWS=()
   for n in 1 2 4; do
     c=$((n * THREADS))
-    ROWS+=("distributed ${n}x$THREADS:dist_crawl $n" "epoll -c $c:local_crawl epoll $c" "async -c $c:local_crawl async $c")
+    ROWS+=("distributed ${n}x$THREADS:dist_crawl $n" "epoll -c $c:local_crawl epoll $c" "async -c $c:local_crawl async $c"
+           "threads -c $c:local_crawl threads $c")
   done
   series "a) --latency $LATENCY, $PAGES pages: pages/s, median [min..max] of $REPS"
 fi
