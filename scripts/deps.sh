@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
-           python3-requests-futures python3-jsonschema curl wrk procps chromium redis-server)
+           python3-requests-futures python3-jsonschema curl wrk procps chromium redis-server redis-tools)
 bench_pkgs=(wrk nginx-light procps util-linux redis-server)
 demo_pkgs=(curl)
 

@@ -277,6 +277,21 @@ class Sharing(unittest.TestCase):
             self.assertGreater(res_a["distributed"]["workers"][late_name].get("ok", 0), 0, "the late worker took no page")
             self.assertEqual(len(res_b["distributed"]["workers"]), 1)
 
+    def test_a_slow_page_keeps_its_lease(self):
+        # Each page takes 1.5 s, three times the lease: only the renewals (every third of a lease)
+        # keep the other worker's idle threads, which try to reclaim every 200 ms, off them.
+        with Redis() as r, Server("--seed", SEED, "--pages", "200", "--latency", "1500ms") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            c = coordinator(s, r, "slow", start, "--lease", "500ms", "--timeout", "5s", "--max-pages", "12")
+            workers = [worker(r, "slow", "-c", "3") for _ in range(2)]
+            res = result_of(c, timeout=60)
+            for w in workers:
+                self.assertEqual(w.wait(30), 0, w.stderr())
+            self.assertEqual(res["pages"], 12)
+            self.assertEqual((res["distributed"]["reclaimed"], res["distributed"]["duplicates"]), (0, 0))
+            audit = s.stats()["audit"]
+            self.assertEqual((audit["pages_served"], audit["duplicate_fetches"]), (12, 0))
+
     def test_sigterm_finishes_or_returns_the_pages_in_hand(self):
         with Redis() as r, Server("--seed", SEED, "--pages", "800", "--latency", "50ms") as s:
             start = s.get_json("/graph/random")["page_id"]
