@@ -90,12 +90,14 @@ int cli_worker(int argc, char **argv) {
 
     dist_worker_stats_t st;
     char err[DIST_ERR_LEN];
-    rc = dist_worker_run(&o, &st, err);
-    if (rc < 0) fprintf(stderr, "crawlbench worker: %s\n", err);
+    if (dist_worker_run(&o, &st, err) < 0) { /* one line: what went wrong */
+        fprintf(stderr, "crawlbench worker: %s\n", err);
+        return CLI_FAIL;
+    }
     fprintf(stderr, "crawlbench worker: crawl %s %s: %llu pages, %llu failed, %llu fetched twice, %llu reclaimed, "
                     "%llu given back, %llu Redis commands, %llu reconnections\n",
-            o.id, rc < 0 ? "left on an error" : st.finished ? "finished" : "stopped", (unsigned long long)st.pages,
+            o.id, st.finished ? "finished" : "stopped", (unsigned long long)st.pages,
             (unsigned long long)st.failed, (unsigned long long)st.duplicates, (unsigned long long)st.reclaimed,
             (unsigned long long)st.returned, (unsigned long long)st.commands, (unsigned long long)st.reconnects);
-    return rc < 0 ? CLI_FAIL : CLI_OK;
+    return CLI_OK;
 }

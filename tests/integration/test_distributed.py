@@ -326,7 +326,7 @@ class BadInput(unittest.TestCase):
             rc, out, err = run_cli(*args)
             self.assertEqual(rc, 1, err)
             self.assertIn("cannot reach redis", err)
-            self.assertEqual(len(err.strip().splitlines()), 1 if args[0] == "crawl" else 2, err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
 
     def test_password(self):
         with Redis(password="s3cret") as r:
