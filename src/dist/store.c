@@ -200,7 +200,7 @@ int dist_create(rconn_t *c, const dist_spec_t *s, dist_mode_t mode, char *err) {
             snprintf(err, DIST_ERR_LEN, "%s", why);
         return -1;
     }
-    int resumed = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "resumed");
+    int resumed = (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && !strcmp(r->str, "resumed");
     freeReplyObject(r);
     return resumed;
 }

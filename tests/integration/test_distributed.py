@@ -308,8 +308,18 @@ class Sharing(unittest.TestCase):
             st = status(r, "term")
             self.assertNotIn(name, st["in_flight_per_worker"], "the stopped worker still holds pages")
             self.assertEqual(st["state"], "running")
+            # The coordinator too may stop and come back: Ctrl-C prints the crawl so far and leaves
+            # it in Redis, --resume waits for the same crawl.
+            c.proc.send_signal(signal.SIGINT)
+            self.assertEqual(c.wait(10), 130, c.stderr())
+            partial = json.loads(c.stdout())
+            self.assertTrue(partial["interrupted"])
+            self.assertEqual(partial["pages"], st["pages"])
+            c = Proc("crawl", s.url, "--model", "distributed", "--redis", r.url, "--crawl-id", "term", "--json",
+                     "--resume")
             second = worker(r, "term", "-c", "8")
             res = result_of(c, timeout=60)
+            self.assertIn("resumed", c.stderr())
             self.assertEqual(second.wait(30), 0, second.stderr())
             self.assertEqual(r.members(seen_key("term")), want)
             self.assertEqual(res["pages"], len(want))
@@ -354,6 +364,7 @@ class BadInput(unittest.TestCase):
             self.assertIn("--resume", err)
             rc, out, err = run_cli(*base, "--resume")  # a finished crawl: its result, at once
             self.assertEqual(rc, 0, err)
+            self.assertIn("resumed", err)
             self.assertEqual(json.loads(out)["pages"], first["pages"])
             c = Proc(*base, "--fresh", "--start", start)
             wait_status(r, "again", lambda st: st["pages"] == 0 and st["state"] == "running", 30, "fresh crawl")
