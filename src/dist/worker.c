@@ -38,7 +38,7 @@ typedef struct thread_ctx {
     pthread_t th;
     rconn_t *rc;
     fetcher_t *f;
-    rconn_script_t ack, giveback, reclaim;
+    rconn_script_t ack, giveback, reclaim, renew; /* each thread its own SHA1 cache */
     uint64_t cmds_reported;
     uint64_t last_reclaim_us;
     char cursor[48]; /* where the next reclaim goes on scanning the pending list */
@@ -191,7 +191,7 @@ static int process(thread_ctx_t *t, const char *entry, const char *page, char *e
     return rc;
 }
 
-static int crawl_done(thread_ctx_t *t, char *err) {
+static int crawl_finished(thread_ctx_t *t, char *err) {
     dist__meta_t m;
     if (dist__read_meta(t->rc, &t->w->keys, &m, err) < 0) return -1;
     return !strcmp(m.state, "done");
@@ -203,7 +203,7 @@ static void *fetch_main(void *arg) {
     char err[RCONN_ERR_LEN], entry[48], page[FRONTIER_ID_MAX + 1];
     while (running(w)) {
         int rc = take(t, entry, page, err);
-        if (rc == 0 && (rc = crawl_done(t, err)) == 1) {
+        if (rc == 0 && (rc = crawl_finished(t, err)) == 1) {
             pthread_mutex_lock(&w->lock);
             w->finished = 1;
             pthread_mutex_unlock(&w->lock);
@@ -241,7 +241,7 @@ static void *renew_main(void *arg) {
             if (w->entries[i][0]) memcpy(held[m - 2], w->entries[i], 48), argv[m] = held[m - 2], m++;
         if (m == 2 || w->exiting) continue;
         pthread_mutex_unlock(&w->lock); /* no lock across a round trip */
-        redisReply *r = rconn_eval(t->rc, &t->ack, 1, m, argv, NULL, err);
+        redisReply *r = rconn_eval(t->rc, &t->renew, 1, m, argv, NULL, err);
         if (r) freeReplyObject(r);
         else fail(w, err);
         pthread_mutex_lock(&w->lock);
@@ -254,12 +254,10 @@ static void *renew_main(void *arg) {
 
 static int thread_open(worker_t *w, thread_ctx_t *t, uint32_t idx, char *err) {
     *t = (thread_ctx_t){.w = w, .idx = idx, .ack = {.src = dist__lua_ack}, .giveback = {.src = dist__lua_giveback},
-                        .reclaim = {.src = dist__lua_reclaim}, .last_reclaim_us = now_us(), .cursor = "0-0"};
+                        .reclaim = {.src = dist__lua_reclaim}, .renew = {.src = dist__lua_renew},
+                        .last_reclaim_us = now_us(), .cursor = "0-0"};
     if (!(t->rc = rconn_open(w->o->url, w->o->retry_us, err, RCONN_ERR_LEN))) return -1;
-    if (idx == w->o->threads) { /* the renewer: its "ack" slot holds the renew script */
-        t->ack.src = dist__lua_renew;
-        return 0;
-    }
+    if (idx == w->o->threads) return 0; /* the renewer fetches nothing */
     t->f = fetcher_create(&w->meta.spec.fetch, w->o->seed ^ (0x9e3779b97f4a7c15ull * (idx + 1)) ^ (uint64_t)getpid(),
                           err, RCONN_ERR_LEN);
     if (t->f) return 0;
