@@ -38,7 +38,8 @@ stage "unit tests (ASan+UBSan)"
 for t in build/asan/tests/test_*; do
   [ -x "$t" ] || continue
   "$t" --jobs=1 --timeout=120
-  record "unit/$(basename "$t")" $?
+  rc=$?  # before the command substitution below, which would reset $? to basename's 0
+  record "unit/$(basename "$t")" $rc
 done
 
 stage "integration tests (ASan+UBSan server)"
@@ -48,7 +49,8 @@ for t in tests/integration/test_*.sh tests/integration/test_*.py; do
     *.py) CRAWLBENCH=build/asan/crawlbench timeout 300 /usr/bin/python3 "$t" ;;
     *.sh) CRAWLBENCH=build/asan/crawlbench timeout 300 bash "$t" ;;
   esac
-  record "integration/$(basename "$t")" $?
+  rc=$?
+  record "integration/$(basename "$t")" $rc
 done
 
 stage "integration tests (TSan server, the concurrent ones)"
