@@ -15,7 +15,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 STD     := -std=gnu17 -D_GNU_SOURCE
 INC     := -Isrc
-LIBS    := -lcurl -lcjson -lz -lm -pthread
+LIBS    := -lcurl -lcjson -lhiredis -lz -lm -pthread
 SANITIZER ?=
 
 ifeq ($(SANITIZER),address)

@@ -4,12 +4,12 @@
 # Usage: scripts/deps.sh [build|test|bench|demo]...   (default: build test)
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev)
+build_pkgs=(gcc make pkg-config zlib1g-dev libcurl4-openssl-dev libcjson-dev libhiredis-dev)
 test_pkgs=(clang libclang-rt-14-dev libcriterion-dev python3 python3-requests python3-aiohttp
            python3-requests-futures python3-jsonschema curl wrk procps chromium
-           libhiredis-dev redis-server  # examples/08-task-queue, built and run by the tests
+           libhiredis-dev redis-server redis-tools  # examples/08-task-queue, the distributed crawl
            python3-networkx python3-scipy)  # analyze's PageRank checked against networkx
-bench_pkgs=(wrk nginx-light procps util-linux curl linux-perf hyperfine git g++)
+bench_pkgs=(wrk nginx-light procps util-linux curl linux-perf hyperfine git g++ redis-server)
 demo_pkgs=(curl)
 
 want=()

@@ -23,7 +23,7 @@ export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_strin
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # Integration tests whose clients are concurrent, run a second time against the TSan server.
-TSAN_INTEGRATION="test_guide_clients.py test_crawl.py test_crawl_exits.py test_signals.py test_compare.py test_analyze.py"
+TSAN_INTEGRATION="test_guide_clients.py test_crawl.py test_crawl_exits.py test_signals.py test_compare.py test_analyze.py test_distributed.py"
 
 stage "layers (src/LAYERS: every #include points to a lower layer)"
 /usr/bin/python3 tests/layers.py

@@ -15,6 +15,9 @@ int cli_crawl(int argc, char **argv);
 int cli_graph(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_analyze(int argc, char **argv);
+int cli_worker(int argc, char **argv);
+/* `crawl --redis ...`: the distributed model and --status (crawl_dist.c). */
+int cli_crawl_distributed(int argc, char **argv);
 
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */

@@ -52,6 +52,8 @@ static void print_usage(FILE *f) {
             "      --progress, --no-progress   a progress line on stderr (default: if a terminal)\n"
             "      --seed N          seed for the retry jitter (default 1)\n"
             "      --list-models     print the model names, one per line, and exit\n"
+            "  -m distributed --redis URL   crawl on many machines through Redis: see\n"
+            "                        'crawlbench crawl --redis URL --help' and docs/DISTRIBUTED.md\n"
             "\n"
             "A server must be running: start one with 'crawlbench serve' (port 5000), or let\n"
             "'crawlbench compare' start its own.\n"
@@ -197,6 +199,9 @@ static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *o
 }
 
 int cli_crawl(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* the distributed model has its own options: crawl_dist.c */
+        if (!strncmp(argv[i], "--redis", 7) || !strcmp(argv[i], "distributed") || !strcmp(argv[i], "--model=distributed"))
+            return cli_crawl_distributed(argc, argv);
     crawl_opts_t o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;

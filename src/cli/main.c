@@ -22,6 +22,7 @@ static const char usage[] =
     "  compare   run every model side by side: a table, JSON, charts and an HTML report\n"
     "  graph     the graph a server would serve: its shape, the pages reachable from one, an edge list\n"
     "  analyze   CPU-bound work on a graph: link scores, PageRank, statistics, with four models\n"
+    "  worker    fetch pages of a distributed crawl kept in Redis (crawl --model distributed)\n"
     "\n"
     "Run 'crawlbench <command> --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -64,6 +65,7 @@ static const struct {
     {"graph", cli_graph},
     {"compare", cli_compare},
     {"analyze", cli_analyze},
+    {"worker", cli_worker},
 };
 
 int main(int argc, char **argv) {

@@ -17,5 +17,5 @@ for f in tests/fuzz/fuzz_*.c; do
     continue
   fi
   printf '    %-6s %s\n' FUZZ "$bin"
-  clang "${flags[@]}" -o "$bin" "$f" $lib -lcurl -lcjson -lz -lm
+  clang "${flags[@]}" -o "$bin" "$f" $lib -lcurl -lcjson -lhiredis -lz -lm
 done
