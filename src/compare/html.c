@@ -132,12 +132,12 @@ static void html_setup(FILE *f, const compare_report_t *r) {
 /* The results, with the columns of compare_print_table; a cell with a warning is highlighted and its
  * warning follows on a row of its own. */
 static void html_table(FILE *f, const compare_report_t *r) {
-    fputs("<h2>Results</h2>\n<div class=\"scroll\"><table id=\"results\">\n<thead><tr><th>model</th>"
+    fprintf(f, "<h2>Results</h2>\n<div class=\"scroll\"><table id=\"results\">\n<thead><tr><th>model</th>"
           "<th>concurrency</th><th>pages</th><th>seconds<br><span class=\"sub\">median (min..max)</span></th>"
-          "<th>pages/s</th><th>vs sequential<br><span class=\"sub\">speedup &#177; err</span></th>"
+          "<th>pages/s</th><th>vs %s<br><span class=\"sub\">speedup &#177; err</span></th>"
           "<th>&#215; ideal</th><th>p50 ms</th><th>p99 ms</th><th>retries /<br>failed</th><th>duplicates</th>"
           "</tr></thead>\n<tbody>\n",
-          f);
+          models_baseline()->name);
     for (size_t i = 0; i < r->ncells; i++) {
         const compare_cell_t *c = &r->cells[i];
         /* In a sweep a model has a row per level: a heavier rule where the next model starts. */
@@ -167,10 +167,10 @@ static void html_table(FILE *f, const compare_report_t *r) {
     }
     fprintf(f,
             "</tbody></table></div>\n<p class=\"small\">Each figure is the median of %u runs. <em>vs "
-            "sequential</em>: the sequential crawl's median time over this one's, &#177; the propagated "
+            "%s</em>: the %s crawl's median time over this one's, &#177; the propagated "
             "standard deviation. p50/p99: request latency seen by the crawler. retries/failed: the largest "
             "over the runs; duplicates: pages the server served twice during a run.</p>\n",
-            r->cfg.repeat);
+            r->cfg.repeat, models_baseline()->name, models_baseline()->name);
 }
 
 /* The chart: compare.svg itself, inline (without its XML declaration, which HTML does not take). */

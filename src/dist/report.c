@@ -4,8 +4,8 @@
  * writes to Redis. */
 #include "dist/store.h"
 
-#include "base/buf.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,41 +65,39 @@ static uint64_t in_flight(const snapshot_t *s) {
     return p && p->type == REDIS_REPLY_ARRAY && p->elements >= 1 ? (uint64_t)p->element[0]->integer : 0;
 }
 
-/* The workers hash as JSON: {"host:pid": {"threads": 4, "ok": 120, ...}, ...}. */
-static void workers_json(buf_t *b, const redisReply *w) {
-    buf_puts(b, "{");
+/* The workers hash as JSON: {"host:pid": {"threads": 4, "ok": 120, ...}, ...}; its fields are
+ * "NAME|KEY". cJSON escapes what Redis holds, whoever wrote it. */
+static cJSON *workers_json(const redisReply *w) {
+    cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; w && i + 1 < w->elements; i += 2) {
         const char *f = w->element[i]->str, *bar = strrchr(f, '|');
         if (!bar) continue;
-        size_t nlen = (size_t)(bar - f);
-        int seen = 0; /* figures of a name are printed with its first field */
-        for (size_t j = 0; j < i && !seen; j += 2)
-            seen = !strncmp(w->element[j]->str, f, nlen + 1);
-        if (seen) continue;
-        buf_printf(b, "%s", b->data[b->len - 1] == '{' ? "" : ",");
-        buf_json_string(b, f, nlen);
-        buf_puts(b, ":{");
-        for (size_t j = i, first = 1; j + 1 < w->elements; j += 2) {
-            if (strncmp(w->element[j]->str, f, nlen + 1) != 0) continue;
-            buf_printf(b, "%s\"%s\":%s", first ? "" : ",", w->element[j]->str + nlen + 1, w->element[j + 1]->str);
-            first = 0;
-        }
-        buf_puts(b, "}");
+        char name[160];
+        snprintf(name, sizeof(name), "%.*s", (int)(bar - f), f);
+        cJSON *one = cJSON_GetObjectItemCaseSensitive(o, name);
+        if (!one) cJSON_AddItemToObject(o, name, one = cJSON_CreateObject());
+        cJSON_AddNumberToObject(one, bar + 1, strtod(w->element[i + 1]->str, NULL));
     }
-    buf_puts(b, "}");
+    return o;
 }
 
 /* Pages in flight per worker, from XPENDING's summary: {"host:pid": 3, ...}. */
-static void pending_json(buf_t *b, const redisReply *p) {
-    buf_puts(b, "{");
+static cJSON *pending_json(const redisReply *p) {
+    cJSON *o = cJSON_CreateObject();
     const redisReply *list = p && p->elements == 4 ? p->element[3] : NULL;
-    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
-        const redisReply *e = list->element[i];
-        buf_puts(b, i ? "," : "");
-        buf_json_string(b, e->element[0]->str, e->element[0]->len);
-        buf_printf(b, ":%s", e->element[1]->str);
-    }
-    buf_puts(b, "}");
+    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
+        cJSON_AddNumberToObject(o, list->element[i]->element[0]->str, strtod(list->element[i]->element[1]->str, NULL));
+    return o;
+}
+
+static void num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
+
+/* Prints a JSON document on one line and frees it. */
+static void print_json(FILE *f, cJSON *o) {
+    char *text = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(o);
 }
 
 int dist_print_status(rconn_t *c, const char *id, int json, FILE *f, char *err) {
@@ -107,23 +105,23 @@ int dist_print_status(rconn_t *c, const char *id, int json, FILE *f, char *err) 
     if (snapshot_take(c, id, &s, err) < 0) return -1;
     uint64_t done = hget(s.ctr, "pages") + hget(s.ctr, "failed"), fl = in_flight(&s);
     double el = elapsed_s(&s), rate = el > 0 ? (double)done / el : 0;
-    buf_t b = BUF_INIT;
-    buf_printf(&b, "{\"crawl_id\":\"%s\",\"state\":\"%s\",\"start\":\"%s\",\"server\":", id, s.meta.state, s.meta.start);
-    buf_json_string(&b, s.meta.base_url, strlen(s.meta.base_url));
-    buf_printf(&b, ",\"pages\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"discovered\":%" PRIu64 ",\"in_flight\":%" PRIu64
-               ",\"waiting\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"reclaimed\":%" PRIu64 ",\"duplicates\":%" PRIu64
-               ",\"returned\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"elapsed_s\":%.3f,\"pages_per_s\":%.1f,"
-               "\"lease_ms\":%" PRIu64 ",\"in_flight_per_worker\":",
-               hget(s.ctr, "pages"), hget(s.ctr, "failed"), s.discovered, fl, s.queued > fl ? s.queued - fl : 0,
-               hget(s.ctr, "pending"), hget(s.ctr, "reclaimed"), hget(s.ctr, "duplicates"), hget(s.ctr, "returned"),
-               hget(s.ctr, "requests"), el, rate, s.meta.spec.lease_ms);
-    pending_json(&b, s.pending);
-    buf_puts(&b, ",\"workers\":");
-    workers_json(&b, s.workers);
-    buf_puts(&b, "}\n");
     if (json) {
-        fputs(b.data, f);
-    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "crawl_id", id);
+        cJSON_AddStringToObject(o, "state", s.meta.state);
+        cJSON_AddStringToObject(o, "start", s.meta.start);
+        cJSON_AddStringToObject(o, "server", s.meta.base_url);
+        num(o, "pages", (double)hget(s.ctr, "pages")), num(o, "failed", (double)hget(s.ctr, "failed"));
+        num(o, "discovered", (double)s.discovered), num(o, "in_flight", (double)fl);
+        num(o, "waiting", (double)(s.queued > fl ? s.queued - fl : 0)), num(o, "pending", (double)hget(s.ctr, "pending"));
+        num(o, "reclaimed", (double)hget(s.ctr, "reclaimed")), num(o, "duplicates", (double)hget(s.ctr, "duplicates"));
+        num(o, "returned", (double)hget(s.ctr, "returned")), num(o, "requests", (double)hget(s.ctr, "requests"));
+        num(o, "elapsed_s", el), num(o, "pages_per_s", rate), num(o, "lease_ms", (double)s.meta.spec.lease_ms);
+        cJSON_AddItemToObject(o, "in_flight_per_worker", pending_json(s.pending));
+        cJSON_AddItemToObject(o, "workers", workers_json(s.workers));
+        print_json(f, o);
+    }
+    if (!json) {
         fprintf(f, "crawl        %s (%s), from %s on %s\n", id, s.meta.state, s.meta.start, s.meta.base_url);
         fprintf(f, "pages        %" PRIu64 " done (%" PRIu64 " failed), %" PRIu64 " in flight, %" PRIu64
                    " waiting, %" PRIu64 " discovered\n", done, hget(s.ctr, "failed"), fl,
@@ -136,7 +134,6 @@ int dist_print_status(rconn_t *c, const char *id, int json, FILE *f, char *err) 
         for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
             fprintf(f, "in flight    %s: %s\n", list->element[i]->element[0]->str, list->element[i]->element[1]->str);
     }
-    buf_free(&b);
     snapshot_free(&s);
     return 0;
 }
@@ -179,28 +176,26 @@ int dist_print_result(rconn_t *c, const char *id, int json, FILE *f, char *err) 
     fill_result(&s, &r);
     uint64_t cmds = hget(s.ctr, "commands"), done = r.pages + r.failed;
     double per_page = done ? (double)cmds / (double)done : 0;
-    buf_t b = BUF_INIT;
-    buf_printf(&b, "\"distributed\":{\"crawl_id\":\"%s\",\"reclaimed\":%" PRIu64 ",\"duplicates\":%" PRIu64
-               ",\"returned\":%" PRIu64 ",\"lease_ms\":%" PRIu64 ",\"redis_commands\":%" PRIu64
-               ",\"redis_round_trips_per_page\":%.3f,\"workers\":",
-               id, hget(s.ctr, "reclaimed"), hget(s.ctr, "duplicates"), hget(s.ctr, "returned"), s.meta.spec.lease_ms,
-               cmds, per_page);
-    workers_json(&b, s.workers);
-    buf_puts(&b, "}");
-    if (json) {
+    if (json) { /* the local models' result, plus what only a distributed crawl has */
         char *text = NULL;
         size_t len = 0;
         FILE *m = open_memstream(&text, &len);
         if (m) crawl_print_json(m, &r);
-        if (!m || fclose(m) != 0 || len < 2) {
+        cJSON *o = m && fclose(m) == 0 ? cJSON_ParseWithLength(text, len) : NULL;
+        free(text);
+        if (!o) {
             snprintf(err, DIST_ERR_LEN, "out of memory");
-            free(text);
-            buf_free(&b);
             snapshot_free(&s);
             return -1;
         }
-        fprintf(f, "%.*s,%s}\n", (int)(len - 2), text, b.data); /* one more field before the final "}\n" */
-        free(text);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "crawl_id", id);
+        num(d, "reclaimed", (double)hget(s.ctr, "reclaimed")), num(d, "duplicates", (double)hget(s.ctr, "duplicates"));
+        num(d, "returned", (double)hget(s.ctr, "returned")), num(d, "lease_ms", (double)s.meta.spec.lease_ms);
+        num(d, "redis_commands", (double)cmds), num(d, "redis_round_trips_per_page", per_page);
+        cJSON_AddItemToObject(d, "workers", workers_json(s.workers));
+        cJSON_AddItemToObject(o, "distributed", d);
+        print_json(f, o);
     } else {
         crawl_print_table(f, &r);
         fprintf(f, "distributed  crawl %s: %" PRIu64 " reclaimed after a %" PRIu64 " ms lease, %" PRIu64
@@ -208,7 +203,6 @@ int dist_print_result(rconn_t *c, const char *id, int json, FILE *f, char *err) 
                 id, hget(s.ctr, "reclaimed"), s.meta.spec.lease_ms, hget(s.ctr, "duplicates"),
                 hget(s.ctr, "returned"), per_page);
     }
-    buf_free(&b);
     snapshot_free(&s);
     return 0;
 }
