@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define HCONN_READ_CHUNK 16384
@@ -110,7 +111,9 @@ int hconn_target_parse(hconn_target_t *t, const char *base_url, char *err, size_
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, port, &hints, &res);
+    /* "localhost" is loopback by definition (RFC 6761, 6.3), whatever /etc/hosts says or lacks (a
+     * minimal container may have none): resolved here as libcurl resolves it, without the resolver. */
+    int rc = getaddrinfo(strcasecmp(host, "localhost") ? host : "127.0.0.1", port, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve %s port %s: %s", host, port, gai_strerror(rc));
         return -1;
