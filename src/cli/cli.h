@@ -23,6 +23,10 @@ int cli_crawl_distributed(int argc, char **argv);
  * and returns -1. */
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Parses a duration above zero (base/units.h: "250us", "50ms", "1.5s"); on failure prints the usage
+ * error for cmd's option opt and returns CLI_USAGE. */
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *us);
+
 /* Prints "crawlbench CMD: message" and a pointer to --help, returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

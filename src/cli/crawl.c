@@ -4,7 +4,6 @@
 #include "cli/cli.h"
 
 #include "base/outfile.h"
-#include "base/units.h"
 #include "crawl/crawl.h"
 #include "crawl/models/models.h"
 #include "crawl/page.h"
@@ -87,13 +86,6 @@ typedef struct crawl_opts {
     const char *save_graph; /* --save-graph FILE, or NULL */
 } crawl_opts_t;
 
-static int duration(const char *opt, const char *v, uint64_t *us) {
-    char err[160];
-    if (units_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0 && *us > 0) return 0;
-    cli_usage_error("crawl", "%s: %s", opt, *us == 0 ? "must be above zero" : err);
-    return -1;
-}
-
 static int set_url(crawl_opts_t *o, const char *url) {
     size_t len = strlen(url);
     while (len && url[len - 1] == '/') len--;
@@ -119,9 +111,9 @@ static int apply(crawl_opts_t *o, int opt, const char *v) {
                                    "at most %d) or 'random'", v, FRONTIER_ID_MAX);
         c->start = v;
         return 0;
-    case OPT_TIMEOUT: return duration("--timeout", v, &c->fetch.timeout_us) ? CLI_USAGE : 0;
-    case OPT_BACKOFF: return duration("--backoff", v, &c->fetch.backoff_us) ? CLI_USAGE : 0;
-    case OPT_BACKOFF_MAX: return duration("--backoff-max", v, &c->fetch.backoff_max_us) ? CLI_USAGE : 0;
+    case OPT_TIMEOUT: return cli_parse_duration("crawl", "--timeout", v, &c->fetch.timeout_us);
+    case OPT_BACKOFF: return cli_parse_duration("crawl", "--backoff", v, &c->fetch.backoff_us);
+    case OPT_BACKOFF_MAX: return cli_parse_duration("crawl", "--backoff-max", v, &c->fetch.backoff_max_us);
     case OPT_RETRIES: if (cli_parse_u64("--retries", v, 0, 100, &n)) return CLI_USAGE; c->fetch.max_attempts = (uint32_t)n + 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case 'o': o->output = v; return 0;

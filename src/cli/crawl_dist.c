@@ -5,7 +5,6 @@
 #include "base/buf.h"
 #include "crawl/page.h"
 #include "dist/dist.h"
-#include "base/units.h"
 #include "crawl/fetch.h"
 
 #include <curl/curl.h>
@@ -68,12 +67,6 @@ typedef struct dist_cli {
     char base[256];
 } dist_cli_t;
 
-static int duration(const char *opt, const char *v, uint64_t *us) {
-    char err[160];
-    if (units_duration_parse(v, strlen(v), us, err, sizeof(err)) == 0 && *us > 0) return 0;
-    return cli_usage_error("crawl", "%s: %s", opt, *us == 0 ? "must be above zero" : err);
-}
-
 static int apply(dist_cli_t *o, int opt, const char *v) {
     char err[RCONN_ERR_LEN];
     uint64_t n;
@@ -92,12 +85,12 @@ static int apply(dist_cli_t *o, int opt, const char *v) {
         if (o->mode != DIST_NEW) return cli_usage_error("crawl", "--resume and --fresh exclude each other");
         o->mode = opt == OPT_RESUME ? DIST_RESUME : DIST_FRESH;
         return 0;
-    case OPT_LEASE: if (duration("--lease", v, &n)) return CLI_USAGE; o->spec.lease_ms = n / 1000 + !!(n % 1000); return 0;
+    case OPT_LEASE: if (cli_parse_duration("crawl", "--lease", v, &n)) return CLI_USAGE; o->spec.lease_ms = n / 1000 + !!(n % 1000); return 0;
     case 'n': return cli_parse_u64("--max-pages", v, 1, UINT64_MAX, &o->spec.max_pages) ? CLI_USAGE : 0;
     case OPT_START: o->spec.start = v; return 0;
-    case OPT_TIMEOUT: return duration("--timeout", v, &o->spec.fetch.timeout_us) ? CLI_USAGE : 0;
-    case OPT_BACKOFF: return duration("--backoff", v, &o->spec.fetch.backoff_us) ? CLI_USAGE : 0;
-    case OPT_BACKOFF_MAX: return duration("--backoff-max", v, &o->spec.fetch.backoff_max_us) ? CLI_USAGE : 0;
+    case OPT_TIMEOUT: return cli_parse_duration("crawl", "--timeout", v, &o->spec.fetch.timeout_us);
+    case OPT_BACKOFF: return cli_parse_duration("crawl", "--backoff", v, &o->spec.fetch.backoff_us);
+    case OPT_BACKOFF_MAX: return cli_parse_duration("crawl", "--backoff-max", v, &o->spec.fetch.backoff_max_us);
     case OPT_RETRIES: if (cli_parse_u64("--retries", v, 0, 100, &n)) return CLI_USAGE; o->spec.fetch.max_attempts = (uint32_t)n + 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case OPT_IGNORED: return 0;

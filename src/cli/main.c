@@ -1,5 +1,7 @@
 /* crawlbench's entry point: dispatches to a subcommand and owns the top-level --help/--version. */
 #include "cli/cli.h"
+
+#include "base/units.h"
 #include "base/version.h"
 
 #include <curl/curl.h>
@@ -40,6 +42,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 int cli_option_error(const char *cmd, char **argv, int opt) {
     if (opt == ':') return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *us) {
+    char err[160];
+    uint64_t v = 0;
+    int rc = units_duration_parse(s, strlen(s), &v, err, sizeof(err));
+    if (rc == 0 && v > 0) {
+        *us = v;
+        return 0;
+    }
+    return cli_usage_error(cmd, "%s: %s", opt, rc == 0 ? "must be above zero" : err);
 }
 
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out) {
