@@ -21,7 +21,8 @@ typedef struct curlloop curlloop_t;
 typedef void curlloop_done_fn(curlloop_t *cl, CURL *easy, CURLcode rc, void *data);
 
 /* max_transfers: the most transfers the owner keeps added at once; the pool keeps that many idle
- * connections open for reuse. */
+ * connections open for reuse. Above 64, the transfers are spread over several libcurl multi
+ * handles (see curlloop.c), invisibly to the owner. */
 curlloop_t *curlloop_create(loop_t *l, uint32_t max_transfers, curlloop_done_fn *done, void *data, char *err,
                             size_t errlen);
 /* Cleans up the multi handle, which closes its pooled connections. Handles still added are detached
@@ -39,6 +40,7 @@ int curlloop_add(curlloop_t *cl, CURL *easy);
  * is closed (libcurl cannot reuse a connection in the middle of an answer). */
 void curlloop_remove(curlloop_t *cl, CURL *easy);
 uint32_t curlloop_active(const curlloop_t *cl); /* handles added and not yet done */
+uint32_t curlloop_shards(const curlloop_t *cl); /* libcurl multi handles behind it */
 
 /* The first failure to watch a socket ("loop_add_fd: ..."), or NULL. Transfers it hit end with an
  * error of their own; the owner may want to report it. */

@@ -166,6 +166,32 @@ Test(curlloop, the_next_batch_reuses_every_connection_of_the_last) {
     for (int i = 0; i < 40; i++) curl_easy_cleanup(e[i]);
 }
 
+/* More transfers than one shard takes: they are spread over several multi handles, every one
+ * completes, and the second batch still finds each handle's connection in its own shard's pool. */
+Test(curlloop, many_transfers_are_sharded_and_each_shard_reuses_its_connections) {
+    char err[256];
+    tally_t t = {0};
+    enum { N = 200 };
+    CURL *e[N];
+    curlloop_t *cl = curlloop_create(l, N, count_done, &t, err, sizeof(err));
+    cr_assert_not_null(cl, "%s", err);
+    cr_assert_eq(curlloop_shards(cl), 4, "200 transfers, 64 a shard: %u shards", curlloop_shards(cl));
+    for (int batch = 0; batch < 2; batch++) {
+        for (int i = 0; i < N; i++) {
+            if (!batch) e[i] = easy_for((uint32_t)i, "", 5000);
+            cr_assert_eq(curlloop_add(cl, e[i]), 0);
+        }
+        cr_assert_eq(curlloop_active(cl), N);
+        cr_assert_eq(loop_run(l), 0);
+        cr_assert_eq(curlloop_active(cl), 0);
+    }
+    cr_assert_eq(t.ok, 2 * N);
+    cr_assert_eq(t.connects, N, "%d transfers, %d at a time: %d connections, got %ld", 2 * N, N, N, t.connects);
+    cr_assert_null(curlloop_error(cl));
+    curlloop_free(cl);
+    for (int i = 0; i < N; i++) curl_easy_cleanup(e[i]);
+}
+
 static int64_t start_again(loop_t *lp, void *data) {
     cr_assert_eq(curlloop_add(removing, data), 0);
     return LOOP_TIMER_STOP;
