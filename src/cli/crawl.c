@@ -48,6 +48,8 @@ static void print_usage(FILE *f) {
             "  -o, --output FILE     write the fetched page ids there, one per line, in visit order\n"
             "      --save-graph FILE write every fetched page with its links there, for 'analyze --crawl'\n"
             "                        (PAGE_ID<TAB>LINK_ID ... a line; written atomically)\n"
+            "      --page-log FILE   write how each page ended there: PAGE_ID<TAB>OUTCOME<TAB>HTTP_STATUS\n"
+            "                        <TAB>ATTEMPTS a line (ok, invalid, http, timeout, reset, ...)\n"
             "      --progress, --no-progress   a progress line on stderr (default: if a terminal)\n"
             "      --seed N          seed for the retry jitter (default 1)\n"
             "      --list-models     print the model names, one per line, and exit\n"
@@ -64,7 +66,7 @@ static void print_usage(FILE *f) {
 }
 
 enum { OPT_START = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_BACKOFF, OPT_BACKOFF_MAX, OPT_JSON, OPT_PROGRESS,
-       OPT_NO_PROGRESS, OPT_SEED, OPT_LIST, OPT_SAVE_GRAPH };
+       OPT_NO_PROGRESS, OPT_SEED, OPT_LIST, OPT_SAVE_GRAPH, OPT_PAGE_LOG };
 
 static const struct option crawl_options[] = {
     {"model", required_argument, 0, 'm'},        {"concurrency", required_argument, 0, 'c'},
@@ -74,8 +76,8 @@ static const struct option crawl_options[] = {
     {"json", no_argument, 0, OPT_JSON},          {"output", required_argument, 0, 'o'},
     {"progress", no_argument, 0, OPT_PROGRESS},  {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
     {"seed", required_argument, 0, OPT_SEED},    {"list-models", no_argument, 0, OPT_LIST},
-    {"save-graph", required_argument, 0, OPT_SAVE_GRAPH}, {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    {"save-graph", required_argument, 0, OPT_SAVE_GRAPH}, {"page-log", required_argument, 0, OPT_PAGE_LOG},
+    {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
 };
 
 typedef struct crawl_opts {
@@ -84,6 +86,7 @@ typedef struct crawl_opts {
     int json;
     const char *output;
     const char *save_graph; /* --save-graph FILE, or NULL */
+    const char *page_log;   /* --page-log FILE, or NULL */
 } crawl_opts_t;
 
 static int set_url(crawl_opts_t *o, const char *url) {
@@ -118,6 +121,7 @@ static int apply(crawl_opts_t *o, int opt, const char *v) {
     case OPT_JSON: o->json = 1; return 0;
     case 'o': o->output = v; return 0;
     case OPT_SAVE_GRAPH: o->save_graph = v; return 0;
+    case OPT_PAGE_LOG: o->page_log = v; return 0;
     case OPT_PROGRESS: c->progress = 1; return 0;
     case OPT_NO_PROGRESS: c->progress = 0; return 0;
     case OPT_SEED: if (cli_parse_u64("--seed", v, 0, UINT64_MAX, &n)) return CLI_USAGE; c->seed = n; return 0;
@@ -158,6 +162,7 @@ static int parse(int argc, char **argv, crawl_opts_t *o) {
 }
 
 static int write_graph(FILE *f, void *ctx) { return crawl_write_graph(f, ctx); }
+static int write_page_log(FILE *f, void *ctx) { return crawl_write_page_log(f, ctx); }
 
 /* Prints the result and writes -o; the exit status for a crawl that ran. */
 static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *out) {
@@ -173,6 +178,10 @@ static int report(const crawl_opts_t *o, const crawl_result_t *res, outfile_t *o
         rc = CLI_FAIL;
     }
     if (o->save_graph && outfile_write(o->save_graph, write_graph, (void *)res, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crawlbench crawl: %s\n", err);
+        rc = CLI_FAIL;
+    }
+    if (o->page_log && outfile_write(o->page_log, write_page_log, (void *)res, err, sizeof(err)) < 0) {
         fprintf(stderr, "crawlbench crawl: %s\n", err);
         rc = CLI_FAIL;
     }

@@ -108,24 +108,35 @@ static void record_order(crawl_t *c, uint32_t page) {
     res->order[res->norder++] = page;
 }
 
-/* Keeps what page cost that no client could have saved (ideal.h). */
-static void record_cost(crawl_t *c, uint32_t page, const fetch_result_t *r) {
+/* Keeps how page ended (the page log) and what it cost that no client could have saved (ideal.h). */
+static void record_page(crawl_t *c, uint32_t page, const fetch_result_t *r, int valid) {
+    crawl_result_t *res = c->res;
     if (page >= c->cost_cap) {
         uint32_t cap = c->cost_cap ? c->cost_cap : 1024;
         while (cap <= page) cap *= 2;
         uint64_t *p = realloc(c->cost_us, cap * sizeof(*p));
-        if (!p) return crawl_fail(c, "out of memory");
-        for (uint32_t i = c->cost_cap; i < cap; i++) p[i] = 0;
-        c->cost_us = p;
-        c->cost_cap = cap;
+        if (p) c->cost_us = p;
+        crawl_page_end_t *e = realloc(res->ends, cap * sizeof(*e));
+        if (e) res->ends = e;
+        if (!p || !e) return crawl_fail(c, "out of memory");
+        memset(p + c->cost_cap, 0, (cap - c->cost_cap) * sizeof(*p));
+        memset(e + c->cost_cap, 0, (cap - c->cost_cap) * sizeof(*e));
+        c->cost_cap = res->nends = cap;
     }
     c->cost_us[page] = r->server_us + r->waited_us;
     c->untimed += r->untimed;
+    res->ends[page] = (crawl_page_end_t){.attempts = r->attempts, .http_status = (uint16_t)r->http_status,
+                                         .outcome = (uint8_t)r->outcome, .valid = (uint8_t)valid};
 }
 
 void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_links_t *links) {
     crawl_result_t *res = c->res;
-    record_cost(c, page, r);
+    if (!r->attempts && crawl_stopping(c)) { /* stopped before its first attempt: never fetched */
+        c->in_flight--;
+        publish(c);
+        return;
+    }
+    record_page(c, page, r, r->outcome == FETCH_OK && links);
     if (page == 0) res->start_outcome = r->outcome, res->start_status = r->http_status; /* the start page */
     for (int t = 0; t < FETCH_TALLIES; t++) res->tally[t] += r->tally[t];
     res->requests += r->attempts;
@@ -273,6 +284,8 @@ int crawl_run(const crawl_config_t *cfg, crawl_result_t *out, char *err) {
 void crawl_result_free(crawl_result_t *r) {
     frontier_free(r->frontier);
     free(r->order);
+    free(r->ends);
+    r->ends = NULL;
     r->frontier = NULL;
     r->order = NULL;
 }

@@ -29,6 +29,14 @@ typedef struct crawl_config {
                                 worker threads read it: lock-free, so a handler may write it */
 } crawl_config_t;
 
+/* How one page's fetch ended, for --page-log (crawl_result_t.ends, indexed by page number). */
+typedef struct crawl_page_end {
+    uint32_t attempts;    /* requests sent for it; 0: never fetched (only discovered, or stopped) */
+    uint16_t http_status; /* of the last attempt; 0: no answer */
+    uint8_t outcome;      /* fetch_outcome_t of the last attempt */
+    uint8_t valid;        /* a 200 whose body was a page */
+} crawl_page_end_t;
+
 typedef struct crawl_result {
     char model[16];
     uint32_t concurrency;
@@ -55,6 +63,8 @@ typedef struct crawl_result {
     uint32_t *order;         /* pages in the order their fetch completed (page numbers) */
     uint64_t norder;
     frontier_t *frontier;    /* page ids and links, owned by the result */
+    crawl_page_end_t *ends;  /* per page number, nends of them (pages beyond: never fetched) */
+    uint32_t nends;
 } crawl_result_t;
 
 /* Runs one crawl. The result is the caller's to free with crawl_result_free(). */
@@ -71,6 +81,10 @@ void crawl_print_table(FILE *f, const crawl_result_t *r);
 void crawl_print_json(FILE *f, const crawl_result_t *r);
 /* One visited page id per line, in visit order. Returns 0 or -1 (errno). */
 int crawl_write_order(FILE *f, const crawl_result_t *r);
+/* Every page fetched or given up on, "PAGE_ID<TAB>OUTCOME<TAB>HTTP_STATUS<TAB>ATTEMPTS" a line, in
+ * the order pages were discovered; OUTCOME is ok, invalid (a 200 that was not a page) or how the
+ * last attempt failed (fetch_outcome_name). Returns 0 or -1 (errno). */
+int crawl_write_page_log(FILE *f, const crawl_result_t *r);
 /* Every fetched page with its links, "PAGE_ID<TAB>LINK_ID ..." a line, in visit order (graphfile.c,
  * docs/ANALYZE.md). Returns 0 or -1 (errno). */
 int crawl_write_graph(FILE *f, const crawl_result_t *r);

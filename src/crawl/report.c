@@ -86,6 +86,18 @@ void crawl_print_json(FILE *f, const crawl_result_t *r) {
     cJSON_Delete(o);
 }
 
+int crawl_write_page_log(FILE *f, const crawl_result_t *r) {
+    for (uint32_t p = 0; p < r->nends; p++) {
+        const crawl_page_end_t *e = &r->ends[p];
+        if (!e->attempts) continue;
+        size_t len;
+        const char *id = frontier_id(r->frontier, p, &len);
+        const char *how = e->valid ? "ok" : e->outcome == FETCH_OK ? "invalid" : fetch_outcome_name(e->outcome);
+        if (fprintf(f, "%.*s\t%s\t%u\t%u\n", (int)len, id, how, e->http_status, e->attempts) < 0) return -1;
+    }
+    return fflush(f) == 0 ? 0 : -1;
+}
+
 int crawl_write_order(FILE *f, const crawl_result_t *r) {
     for (uint64_t i = 0; i < r->norder; i++) {
         size_t len;

@@ -72,6 +72,10 @@ uint32_t audit_stated_attempt(audit_t *a, uint32_t page, uint32_t stated, int *r
     return stated ? stated - 1 : 0;
 }
 
+uint32_t audit_page_attempts(audit_t *a, uint32_t page) {
+    return atomic_load_explicit(&a->attempts[page], memory_order_relaxed);
+}
+
 void audit_served(audit_t *a, audit_counters_t *c, uint32_t page) {
     uint32_t before = atomic_fetch_add_explicit(&a->served[page], 1, memory_order_relaxed);
     audit_count(before ? &c->duplicates : &c->distinct, 1);

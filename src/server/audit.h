@@ -44,6 +44,8 @@ uint32_t audit_attempt(audit_t *a, uint32_t page);
  * returns its 0-based attempt number, setting *resend when the page has already had a request with
  * that number or a later one (a request a library sent again on its own). */
 uint32_t audit_stated_attempt(audit_t *a, uint32_t page, uint32_t stated, int *resend);
+/* Requests for page since the last reset (resends excluded when the client states its attempts). */
+uint32_t audit_page_attempts(audit_t *a, uint32_t page);
 /* Counts a full 200 answer for page in c (distinct or duplicate). */
 void audit_served(audit_t *a, audit_counters_t *c, uint32_t page);
 

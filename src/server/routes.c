@@ -259,15 +259,20 @@ static void route_random(const routes_env_t *env, buf_t *body, routes_reply_t *o
     buf_puts(body, "}");
 }
 
-static void route_sample(const routes_env_t *env, const http_request_t *req, buf_t *body,
-                         routes_reply_t *out) {
+/* A count from the query string: dflt when absent, -1 when malformed or above max. */
+static long long query_count(const http_request_t *req, const char *name, long long dflt, long long max) {
     const char *raw;
     size_t raw_len;
     char v[32];
-    long long n = SAMPLE_DEFAULT;
+    if (!http_query_param(req->target, req->target_len, name, &raw, &raw_len)) return dflt;
+    return http_percent_decode(raw, raw_len, v, sizeof(v)) < 0 ? -1 : parse_count(v, max);
+}
+
+static void route_sample(const routes_env_t *env, const http_request_t *req, buf_t *body,
+                         routes_reply_t *out) {
+    long long n = query_count(req, "n", SAMPLE_DEFAULT, SAMPLE_MAX);
     out->route = ROUTE_SAMPLE;
-    if (http_query_param(req->target, req->target_len, "n", &raw, &raw_len) &&
-        (http_percent_decode(raw, raw_len, v, sizeof(v)) < 0 || (n = parse_count(v, SAMPLE_MAX)) < 0)) {
+    if (n < 0) {
         routes_error(400, "n must be a count from 0 to 100000", body, out);
         return;
     }
@@ -287,6 +292,40 @@ static void route_sample(const routes_env_t *env, const http_request_t *req, buf
     }
     buf_puts(body, "]}");
     free(pages);
+}
+
+/* /graph/stats/pages?from=N&limit=M: the attempts the server saw for each page (page numbers from N,
+ * M of them), so that a crawler's own per-page counts can be checked page by page. Paged so that a
+ * request on a graph of millions of pages cannot make the server build one huge body. */
+#define PAGES_LIMIT_DEFAULT 100000
+#define PAGES_LIMIT_MAX 1000000
+
+static void route_stats_pages(const routes_env_t *env, const http_request_t *req, buf_t *body,
+                              routes_reply_t *out) {
+    uint32_t pages = graph_pages(env->graph);
+    long long from = query_count(req, "from", 0, pages), limit = query_count(req, "limit", PAGES_LIMIT_DEFAULT,
+                                                                              PAGES_LIMIT_MAX);
+    out->route = ROUTE_STATS;
+    if (from < 0 || limit < 0) {
+        routes_error(400, "from must be a page number up to the graph's size, limit a count up to 1000000",
+                     body, out);
+        return;
+    }
+    uint32_t end = (uint64_t)from + (uint64_t)limit < pages ? (uint32_t)(from + limit) : pages;
+    out->status = 200;
+    buf_puts(body, "{\"attempts\":{");
+    for (uint32_t p = (uint32_t)from, first = 1; p < end; p++) {
+        uint32_t n = audit_page_attempts(env->audit, p);
+        if (!n) continue;
+        size_t len;
+        const char *id = graph_id(env->graph, p, &len);
+        if (!first) buf_puts(body, ",");
+        buf_json_string(body, id, len);
+        buf_printf(body, ":%u", n);
+        first = 0;
+    }
+    if (end < pages) buf_printf(body, "},\"next\":%u}", end);
+    else buf_puts(body, "},\"next\":null}");
 }
 
 /* Writes {"200":n,...} for one route's non-zero status counters. */
@@ -415,7 +454,8 @@ void routes_handle(const routes_env_t *env, audit_counters_t *counters, const st
     if (!is_get && !is_head) {
         int known = path_len > 5 ? !memcmp(path, "/api/", 5) : 0;
         known |= str_eq(path, path_len, "/graph/random") || str_eq(path, path_len, "/graph/sample") ||
-                 str_eq(path, path_len, "/graph/stats") || str_eq(path, path_len, "/metrics") ||
+                 str_eq(path, path_len, "/graph/stats") || str_eq(path, path_len, "/graph/stats/pages") ||
+                 str_eq(path, path_len, "/metrics") ||
                  str_eq(path, path_len, "/health");
         if (known) return method_not_allowed("GET, HEAD", body, out);
         routes_error(404, "no such route", body, out);
@@ -426,6 +466,7 @@ void routes_handle(const routes_env_t *env, audit_counters_t *counters, const st
     else if (str_eq(path, path_len, "/graph/random")) route_random(env, body, out);
     else if (str_eq(path, path_len, "/graph/sample")) route_sample(env, req, body, out);
     else if (str_eq(path, path_len, "/graph/stats")) route_stats(env, body, out);
+    else if (str_eq(path, path_len, "/graph/stats/pages")) route_stats_pages(env, req, body, out);
     else if (str_eq(path, path_len, "/metrics")) route_metrics(env, body, out);
     else if (str_eq(path, path_len, "/health")) {
         out->route = ROUTE_HEALTH;

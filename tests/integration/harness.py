@@ -171,6 +171,16 @@ class Server:
     def stats(self):
         return self.get_json("/graph/stats")
 
+    def page_attempts(self):
+        """{page_id: requests the server saw for it} since the last reset, from /graph/stats/pages
+        (paged: 'next' is the page number to continue from, null at the end)."""
+        attempts, start = {}, 0
+        while start is not None:
+            doc = self.get_json("/graph/stats/pages?from=%d&limit=1000" % start)
+            attempts.update(doc["attempts"])
+            start = doc["next"]
+        return attempts
+
     def reset(self):
         status, _, body = self.request("/graph/stats/reset", method="POST")
         if status != 200:

@@ -74,7 +74,9 @@ Test(routes, errors_have_their_status_and_a_json_error) {
         {"GET", "/api/no-such-page", 404}, {"GET", "/nope", 404},         {"POST", "/api/x", 405},
         {"DELETE", "/graph/random", 405},  {"GET", "/graph/stats/reset", 405},
         {"GET", "/graph/sample?n=abc", 400}, {"GET", "/graph/sample?n=100001", 400},
-        {"GET", "/api/%zz", 404},
+        {"GET", "/api/%zz", 404}, {"GET", "/graph/stats/pages?from=501", 400},
+        {"GET", "/graph/stats/pages?limit=1000001", 400}, {"GET", "/graph/stats/pages?from=-1", 400},
+        {"POST", "/graph/stats/pages", 405},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         routes_reply_t r = route(cases[i].method, cases[i].target, NULL, NULL);
@@ -165,4 +167,31 @@ Test(routes, a_stated_attempt_keys_the_fault_and_a_repeat_is_a_resend) {
     cr_assert_eq(s.resends, 2, "attempt 1 twice, and 2 after 3: %llu", (unsigned long long)s.resends);
     cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "0").status, 400);
     cr_assert_eq(route("GET", target, HTTP_ATTEMPT_HEADER, "x1").status, 400);
+}
+
+/* /graph/stats/pages lists the requests per page since the last reset, by page number, in pages of
+ * `limit` page numbers; "next" says where to go on. */
+Test(routes, stats_pages_lists_each_pages_requests_in_pages_of_limit) {
+    char target[64], want[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(target, sizeof(target), "/api/%s", page_id(7));
+        route("GET", target, NULL, NULL);
+    }
+    snprintf(target, sizeof(target), "/api/%s", page_id(300));
+    route("GET", target, NULL, NULL);
+    routes_reply_t r = route("GET", "/graph/stats/pages", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    snprintf(want, sizeof(want), "{\"attempts\":{\"%s\":3,\"%s\":1},\"next\":null}", page_id(7), page_id(300));
+    cr_assert_str_eq(body.data, want);
+    route("GET", "/graph/stats/pages?from=0&limit=100", NULL, NULL);
+    snprintf(want, sizeof(want), "{\"attempts\":{\"%s\":3},\"next\":100}", page_id(7));
+    cr_assert_str_eq(body.data, want);
+    route("GET", "/graph/stats/pages?from=300&limit=1", NULL, NULL);
+    snprintf(want, sizeof(want), "{\"attempts\":{\"%s\":1},\"next\":301}", page_id(300));
+    cr_assert_str_eq(body.data, want);
+    route("GET", "/graph/stats/pages?from=500", NULL, NULL);
+    cr_assert_str_eq(body.data, "{\"attempts\":{},\"next\":null}");
+    audit_reset(audit);
+    route("GET", "/graph/stats/pages", NULL, NULL);
+    cr_assert_str_eq(body.data, "{\"attempts\":{},\"next\":null}");
 }
