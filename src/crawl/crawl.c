@@ -68,6 +68,10 @@ void crawl_requeue(crawl_t *c, uint32_t page) {
     publish(c);
 }
 
+uint64_t crawl_waiting(const crawl_t *c) {
+    return crawl_stopping(c) || frontier_capped(c->frontier) ? 0 : frontier_waiting(c->frontier);
+}
+
 int crawl_idle(const crawl_t *c) {
     return c->in_flight == 0 && (crawl_stopping(c) || frontier_waiting(c->frontier) == 0);
 }

@@ -39,6 +39,8 @@ void crawl_done(crawl_t *c, uint32_t page, const fetch_result_t *r, const page_l
 /* Puts a page taken but never finished back in the queue (its worker died). */
 void crawl_requeue(crawl_t *c, uint32_t page);
 
+/* Pages crawl_take would hand out now (0 when capped or stopping). */
+uint64_t crawl_waiting(const crawl_t *c);
 /* The crawl is over: nothing waiting and nothing in flight (or stopping with nothing in flight). */
 int crawl_idle(const crawl_t *c);
 uint32_t crawl_in_flight(const crawl_t *c);
