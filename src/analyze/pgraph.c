@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 static void pg_errf(char *err, const char *what) {
@@ -90,6 +91,19 @@ static void pg_fill(pgraph_t *pg, uint32_t *cnt) {
     }
 }
 
+/* Memory for the arrays PageRank streams through every iteration (in_off, in_src: 4 bytes a link),
+ * in huge pages where the kernel gives them (transparent huge pages, "madvise" mode on Debian):
+ * 512 times fewer TLB entries, and the hardware prefetcher, which stops at a page boundary, runs
+ * on. Freed with free(). */
+static void *big_alloc(size_t bytes) {
+    const size_t huge = 2u << 20;
+    if (bytes < huge) return malloc(bytes ? bytes : 1);
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, rounded);
+    if (p) madvise(p, rounded, MADV_HUGEPAGE); /* advice: where it is refused, small pages work too */
+    return p;
+}
+
 pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     uint32_t n = graph_pages(g);
     uint32_t *tmp = NULL;
@@ -101,7 +115,8 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     pg->out_deg = malloc((size_t)n * sizeof(uint32_t));
     pg->slot_of = malloc((size_t)n * sizeof(uint32_t));
     pg->page_of = malloc((size_t)n * sizeof(uint32_t));
-    pg->in_off = calloc((size_t)n + 1, sizeof(uint32_t));
+    if ((pg->in_off = big_alloc(((size_t)n + 1) * sizeof(uint32_t))))
+        memset(pg->in_off, 0, ((size_t)n + 1) * sizeof(uint32_t));
     pg->in_prefix = calloc((size_t)pg->nblocks + 1, sizeof(uint64_t));
     tmp = calloc((size_t)n, sizeof(uint32_t));
     if (!pg->out_deg || !pg->slot_of || !pg->page_of || !pg->in_off || !pg->in_prefix || !tmp) goto oom;
@@ -114,7 +129,7 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
         pg_errf(err, "more than 4294967294 distinct links");
         goto fail;
     }
-    if (!(pg->in_src = malloc(pg->m * sizeof(uint32_t)))) goto oom;
+    if (!(pg->in_src = big_alloc(pg->m * sizeof(uint32_t)))) goto oom;
     for (uint32_t u = 0; u < n; u++) { /* in-degrees by page */
         uint32_t k;
         const uint32_t *l = pg_out(pg, u, &k);
