@@ -2,7 +2,8 @@
 # Benchmarks of `crawlbench analyze` (docs/ANALYZE.md, docs/BENCHMARKS.md "analyze"): sequential
 # PageRank on a generated graph in ns per link per iteration beside the GAP Benchmark Suite's pr and
 # pr_spmv on exactly the same graph (exported with `graph --edges`), measured in the same rounds,
-# interleaved; what each technique buys (page order, prefetch); 2 workers against 1 for threads,
+# interleaved; what each technique buys (page order, prefetch, huge pages; gapbs with huge pages
+# too); 2 workers against 1 for threads,
 # openmp and processes (gapbs pr with 2 threads beside them); peak RSS and bytes per link.
 #
 # usage: bench/analyze.sh [--pages N] [--rounds R] [--iters I] [--repeat K] [--quick]
@@ -32,7 +33,7 @@ CB=${CRAWLBENCH:-./crawlbench}
 GAPBS=${GAPBS:-/tmp/gapbs}
 CPU=${CPU:-1}
 OUT=$(mktemp -d /tmp/crawlbench-analyze-bench.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
+trap 'rm -rf "$OUT"; [ "${HAVE_THP:-0}" = 0 ] || echo "$THP_WAS" > "$THP"' EXIT
 [ -x "$CB" ] || { echo "bench/analyze.sh: no $CB (run make)" >&2; exit 1; }
 
 if [ ! -x "$GAPBS/pr" ] || [ ! -x "$GAPBS/pr_spmv" ]; then
@@ -60,6 +61,19 @@ gap() { # taskset-cpus, threads, binary
                                        END {printf "%.4f\n", best * 1e9 / (m * it)}'
 }
 record() { echo "$1 $2" >> "$OUT/results"; } # name value
+# Runs a command with transparent huge pages in MODE (always, madvise, never), then restores the
+# machine's mode. We ask for huge pages with madvise; gapbs does not, so "always" is gapbs with them
+# too: the fair reference for a technique the other code could have by a system setting.
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+HAVE_THP=0
+[ -w "$THP" ] && HAVE_THP=1
+THP_WAS=$( [ -r "$THP" ] && sed 's/.*\[\(.*\)\].*/\1/' "$THP" || echo madvise)
+thp() { # mode, command...
+  local mode=$1; shift
+  echo "$mode" > "$THP"
+  "$@"
+  echo "$THP_WAS" > "$THP"
+}
 
 for r in $(seq "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
@@ -67,6 +81,7 @@ for r in $(seq "$ROUNDS"); do
   record "seq-natural" "$(ours "$CPU" --order natural)"
   record "seq-prefetch16" "$(ours "$CPU" --prefetch 16)"
   record "seq-natural-prefetch16" "$(ours "$CPU" --order natural --prefetch 16)"
+  if [ $HAVE_THP = 1 ]; then record "seq-smallpages" "$(thp never ours "$CPU")"; fi
   for m in threads openmp processes; do
     record "$m-1" "$(ours 0,1 --model "$m" --workers 1)"
     record "$m-2" "$(ours 0,1 --model "$m" --workers 2)"
@@ -74,6 +89,10 @@ for r in $(seq "$ROUNDS"); do
   if [ $HAVE_GAPBS = 1 ]; then
     record "gapbs-pr" "$(gap "$CPU" 1 pr)"
     record "gapbs-pr_spmv" "$(gap "$CPU" 1 pr_spmv)"
+    if [ $HAVE_THP = 1 ]; then
+      record "gapbs-pr-thp" "$(thp always gap "$CPU" 1 pr)"
+      record "gapbs-pr_spmv-thp" "$(thp always gap "$CPU" 1 pr_spmv)"
+    fi
     record "gapbs-pr-1" "$(gap 0,1 1 pr)"
     record "gapbs-pr-2" "$(gap 0,1 2 pr)"
   fi
@@ -83,7 +102,7 @@ done
 # ProcessPoolExecutor of 4) against `analyze --from` (every reachable page crawled, then analysed).
 "$CB" serve --port 0 --threads 2 > "$OUT/serve.out" 2>/dev/null &
 SERVE_PID=$!
-trap 'kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; rm -rf "$OUT"; [ "${HAVE_THP:-0}" = 0 ] || echo "$THP_WAS" > "$THP"' EXIT
 for _ in $(seq 100); do grep -q listening "$OUT/serve.out" && break; sleep 0.1; done
 URL=$(awk '/listening/ {print $3}' "$OUT/serve.out")
 for r in $(seq "$ROUNDS"); do
@@ -114,10 +133,10 @@ print()
 print("| run | ns per link per iteration | ratio |")
 print("|---|---|---|")
 ref = "gapbs-pr_spmv" if have_gap == "1" else "seq"
-rows = ["seq", "seq-prefetch16", "seq-natural", "seq-natural-prefetch16"]
+rows = ["seq", "seq-smallpages", "seq-prefetch16", "seq-natural", "seq-natural-prefetch16"]
 if have_gap == "1":
-    rows += ["gapbs-pr", "gapbs-pr_spmv"]
-for k in rows:
+    rows += ["gapbs-pr", "gapbs-pr_spmv", "gapbs-pr-thp", "gapbs-pr_spmv-thp"]
+for k in [r for r in rows if r in v]:
     print("| %s | %s | %.2fx of %s |" % (k, cell(k), med[ref] / med[k], ref))
 print()
 print("| model | 1 worker | 2 workers | speedup (median of ratios per round) |")

@@ -266,7 +266,13 @@ uint64_t fetch_pace_wait_us(fetch_pace_t *p) {
 
 void fetch_pace_note(fetch_pace_t *p, const fetch_result_t *r) {
     if (!p || !r->http_status) return; /* no answer, nothing said */
-    atomic_store_explicit(&p->interval_us, r->pace_us + r->pace_us / 100, memory_order_relaxed);
+    uint64_t interval = r->pace_us + r->pace_us / 100, zero = 0;
+    uint64_t was = atomic_exchange_explicit(&p->interval_us, interval, memory_order_relaxed);
+    /* The first policy heard: the attempt it answers took this interval's turn, so the next one
+     * waits a whole interval from now rather than leaving at once into an empty bucket. */
+    if (!was && interval)
+        atomic_compare_exchange_strong_explicit(&p->next_us, &zero, clock_now_us() + interval, memory_order_relaxed,
+                                                memory_order_relaxed);
 }
 
 struct fetcher {

@@ -216,13 +216,15 @@ static void route_api(const routes_env_t *env, audit_counters_t *counters, const
         routes_error(404, "page not found", body, out);
         return;
     }
-    if (rate_limited(env, peer, body, out)) return; /* before the attempt is counted: no fault decided */
     const server_config_t *cfg = env->cfg;
     uint32_t attempt;
     if (attempt_of(env, counters, req, (uint32_t)page, &attempt) < 0) {
         routes_error(400, "bad " HTTP_ATTEMPT_HEADER " (a count from 1)", body, out);
         return;
     }
+    /* Limited after the attempt is counted (a request for the page like any other, so the audit
+     * holds every one) and before a fault is decided (the limit is the answer). */
+    if (rate_limited(env, peer, body, out)) return;
     fault_kind_t f = fault_decide(&cfg->faults, cfg->seed, (uint32_t)page, attempt);
     if (k.fail_first >= 0) f = attempt < (uint64_t)k.fail_first ? cfg->faults.fail_with : FAULT_NONE;
     if (k.forced) f = k.fault;

@@ -65,6 +65,33 @@ class StopDuringBackoff(unittest.TestCase):
                         self.assertLess(res["elapsed_s"], 5, "the stop waited for Retry-After")
 
 
+class StopWhilePaced(unittest.TestCase):
+    """The server allows one request a second and says so (RateLimit-Policy); the crawl paces itself,
+    so after the start page its pages wait for their turns. A stop while they wait sends nothing
+    more, and a page that never had an attempt is not reported as failed: the page log and the
+    server's per-page audit agree on every page's attempts."""
+
+    def test_a_stop_while_waiting_for_a_turn_sends_nothing_and_fails_nothing(self):
+        with Server("--seed", SEED, "--pages", PAGES, "--rate-limit", "1/s,1") as s:
+            start = s.get_json("/graph/random")["page_id"]
+            for model in models():
+                with self.subTest(model=model), tempfile.TemporaryDirectory() as d:
+                    s.reset()
+                    log = os.path.join(d, "pages.log")
+                    p = start_crawl(s, model, "-c", 4, "--start", start, "--page-log", log)
+                    harness.wait_until(lambda: requests_seen(s) >= 2, 30, what="the second, paced request")
+                    p.send_signal(signal.SIGINT)
+                    rc, out, err = finish(p)
+                    self.assertEqual(rc, 130, err)
+                    res = json.loads(out)
+                    self.assertEqual(requests_seen(s), 2, "a request left after the stop")
+                    with open(log) as f:
+                        ends = [line.rstrip("\n").split("\t") for line in f]
+                    self.assertEqual({e[0]: int(e[3]) for e in ends}, s.page_attempts())
+                    self.assertEqual(res["failed"], sum(e[1] != "ok" for e in ends))
+                    self.assertEqual(res["pages"], sum(e[1] == "ok" for e in ends))
+
+
 class Sigterm(unittest.TestCase):
     def test_sigterm_writes_the_report_and_the_pages_so_far(self):
         with Server("--seed", SEED, "--pages", PAGES, "--latency", "20ms") as s:

@@ -93,7 +93,7 @@ static const fetch_result_t *green_get(green_worker_t *w, const char *id, size_t
     fetch_result_reset(r);
     for (uint32_t attempt = 1;; attempt++) {
         green_sleep(g, fetch_pace_wait_us(g->opts->pace)); /* our turn, when the server limits our rate */
-        if (attempt > 1 && crawl_stopping(g->c)) return r;
+        if (crawl_stopping(g->c)) return r; /* stopped while waiting for its turn: no attempt */
         if (fetch_easy_url(w->easy, g->opts, id, len, r) < 0) {
             snprintf(r->error, sizeof(r->error), "page id too long for a URL");
             return r;

@@ -188,7 +188,7 @@ static int task_fetch(nursery_slot_t *s) {
     for (uint32_t attempt = 1;; attempt++) {
         CURLcode rc;
         if (task_sleep(s, fetch_pace_wait_us(k->opts->pace)) < 0) return -1; /* our turn (fetch.h) */
-        if (attempt > 1 && crawl_stopping(k->c)) return 0;
+        if (crawl_stopping(k->c)) return 0; /* stopped while waiting for its turn: no attempt */
         if (fetch_easy_url(s->easy, k->opts, s->id, s->len, &s->r) < 0) {
             snprintf(s->r.error, sizeof(s->r.error), "page id too long for a URL");
             return 0;
