@@ -33,7 +33,7 @@ CB=${CRAWLBENCH:-./crawlbench}
 GAPBS=${GAPBS:-/tmp/gapbs}
 CPU=${CPU:-1}
 OUT=$(mktemp -d /tmp/crawlbench-analyze-bench.XXXXXX)
-trap 'rm -rf "$OUT"; [ "${HAVE_THP:-0}" = 0 ] || echo "$THP_WAS" > "$THP"' EXIT
+trap 'rm -rf "$OUT"; thp_restore' EXIT
 [ -x "$CB" ] || { echo "bench/analyze.sh: no $CB (run make)" >&2; exit 1; }
 
 if [ ! -x "$GAPBS/pr" ] || [ ! -x "$GAPBS/pr_spmv" ]; then
@@ -61,18 +61,22 @@ gap() { # taskset-cpus, threads, binary
                                        END {printf "%.4f\n", best * 1e9 / (m * it)}'
 }
 record() { echo "$1 $2" >> "$OUT/results"; } # name value
-# Runs a command with transparent huge pages in MODE (always, madvise, never), then restores the
-# machine's mode. We ask for huge pages with madvise; gapbs does not, so "always" is gapbs with them
-# too: the fair reference for a technique the other code could have by a system setting.
-THP=/sys/kernel/mm/transparent_hugepage/enabled
+# Runs a command with a transparent-huge-page setting changed (enabled: always, madvise, never;
+# shmem_enabled: advise, never, ...), then restores the machine's. We ask for huge pages with
+# madvise; gapbs does not, so "enabled=always" is gapbs with them too: the fair reference for a
+# technique the other code could have by a system setting. Shared memory (the processes model) gets
+# them only with shmem_enabled=advise (Debian's default is never).
+THP=/sys/kernel/mm/transparent_hugepage
 HAVE_THP=0
-[ -w "$THP" ] && HAVE_THP=1
-THP_WAS=$( [ -r "$THP" ] && sed 's/.*\[\(.*\)\].*/\1/' "$THP" || echo madvise)
-thp() { # mode, command...
-  local mode=$1; shift
-  echo "$mode" > "$THP"
+[ -w "$THP/enabled" ] && [ -w "$THP/shmem_enabled" ] && HAVE_THP=1
+thp_mode() { sed 's/.*\[\(.*\)\].*/\1/' "$THP/$1"; }
+[ $HAVE_THP = 1 ] && THP_WAS="$(thp_mode enabled) $(thp_mode shmem_enabled)"
+thp_restore() { [ "${HAVE_THP:-0}" = 0 ] || { set -- $THP_WAS; echo "$1" > "$THP/enabled"; echo "$2" > "$THP/shmem_enabled"; }; }
+thp() { # file, mode, command...
+  local file=$1 mode=$2; shift 2
+  echo "$mode" > "$THP/$file"
   "$@"
-  echo "$THP_WAS" > "$THP"
+  thp_restore
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -81,17 +85,21 @@ for r in $(seq "$ROUNDS"); do
   record "seq-natural" "$(ours "$CPU" --order natural)"
   record "seq-prefetch16" "$(ours "$CPU" --prefetch 16)"
   record "seq-natural-prefetch16" "$(ours "$CPU" --order natural --prefetch 16)"
-  if [ $HAVE_THP = 1 ]; then record "seq-smallpages" "$(thp never ours "$CPU")"; fi
+  if [ $HAVE_THP = 1 ]; then record "seq-smallpages" "$(thp enabled never ours "$CPU")"; fi
   for m in threads openmp processes; do
     record "$m-1" "$(ours 0,1 --model "$m" --workers 1)"
     record "$m-2" "$(ours 0,1 --model "$m" --workers 2)"
   done
+  if [ $HAVE_THP = 1 ]; then
+    record "processes-shmemthp-1" "$(thp shmem_enabled advise ours 0,1 --model processes --workers 1)"
+    record "processes-shmemthp-2" "$(thp shmem_enabled advise ours 0,1 --model processes --workers 2)"
+  fi
   if [ $HAVE_GAPBS = 1 ]; then
     record "gapbs-pr" "$(gap "$CPU" 1 pr)"
     record "gapbs-pr_spmv" "$(gap "$CPU" 1 pr_spmv)"
     if [ $HAVE_THP = 1 ]; then
-      record "gapbs-pr-thp" "$(thp always gap "$CPU" 1 pr)"
-      record "gapbs-pr_spmv-thp" "$(thp always gap "$CPU" 1 pr_spmv)"
+      record "gapbs-pr-thp" "$(thp enabled always gap "$CPU" 1 pr)"
+      record "gapbs-pr_spmv-thp" "$(thp enabled always gap "$CPU" 1 pr_spmv)"
     fi
     record "gapbs-pr-1" "$(gap 0,1 1 pr)"
     record "gapbs-pr-2" "$(gap 0,1 2 pr)"
@@ -102,7 +110,7 @@ done
 # ProcessPoolExecutor of 4) against `analyze --from` (every reachable page crawled, then analysed).
 "$CB" serve --port 0 --threads 2 > "$OUT/serve.out" 2>/dev/null &
 SERVE_PID=$!
-trap 'kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; rm -rf "$OUT"; [ "${HAVE_THP:-0}" = 0 ] || echo "$THP_WAS" > "$THP"' EXIT
+trap 'kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; rm -rf "$OUT"; thp_restore' EXIT
 for _ in $(seq 100); do grep -q listening "$OUT/serve.out" && break; sleep 0.1; done
 URL=$(awk '/listening/ {print $3}' "$OUT/serve.out")
 for r in $(seq "$ROUNDS"); do
@@ -142,6 +150,8 @@ print()
 print("| model | 1 worker | 2 workers | speedup (median of ratios per round) |")
 print("|---|---|---|---|")
 pairs = [("threads", "threads-1", "threads-2"), ("openmp", "openmp-1", "openmp-2"), ("processes", "processes-1", "processes-2")]
+if "processes-shmemthp-1" in v:
+    pairs.append(("processes, shmem_enabled=advise", "processes-shmemthp-1", "processes-shmemthp-2"))
 if have_gap == "1":
     pairs.append(("gapbs pr", "gapbs-pr-1", "gapbs-pr-2"))
 for name, a, b in pairs:
@@ -150,6 +160,9 @@ for name, a, b in pairs:
 print()
 pt = [x / y for x, y in zip(v["processes-2"], v["threads-2"])]
 print("processes / threads at 2 workers: %.2f (%.2f–%.2f)" % (statistics.median(pt), min(pt), max(pt)))
+if "processes-shmemthp-2" in v:
+    pt = [x / y for x, y in zip(v["processes-shmemthp-2"], v["threads-2"])]
+    print("processes (shmem_enabled=advise) / threads at 2 workers: %.2f (%.2f–%.2f)" % (statistics.median(pt), min(pt), max(pt)))
 print("guide's flow, seconds: Python program (20 pages, ProcessPoolExecutor of 4) %s; analyze --from (%s pages crawled and analysed, processes x4) %s; %.1fx"
       % (cell("guide-python"), guide_pages, cell("guide-ours"), med["guide-python"] / med["guide-ours"]))
 print("peak RSS (sequential, whole run incl. generation): %.1f MiB, %.1f bytes per link; PageRank arrays %.1f bytes per link"

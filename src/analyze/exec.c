@@ -112,7 +112,7 @@ void *exec_alloc(exec_t *ex, size_t bytes, char *err) {
         exec__errf(err, "exec: mmap %zu bytes: %s", bytes, strerror(errno));
         return NULL;
     }
-    if (ex->model != EXEC_PROCESSES) madvise(p, bytes, MADV_HUGEPAGE);
+    madvise(p, bytes, MADV_HUGEPAGE); /* shared mappings (processes) get them only where shmem_enabled allows */
     return p;
 }
 
