@@ -339,25 +339,27 @@ if want y; then
   say "y) --latency ${LATENCY_MS}ms, $YZ_PAGES-page graph, start $START_YZ ($REACH_YZ pages reachable); server --threads 1 --max-conns"
   say "   $((GREEN_MANY + 1000)) on CPU 0, crawler on CPU 1; median [min..max] of $REPS; other load $(other_load y) CPUs."
   say "   over_ideal = elapsed / the crawl replayed with zero client CPU at the server's own times (Server-Timing)"
-  say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %-9s %s' model pages elapsed_s over_ideal 'p50 ms' 'p99 ms' ideal_s 'peak RSS MiB')"
+  say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %-9s %-22s %s' model pages elapsed_s over_ideal 'p50 ms' 'p99 ms' ideal_s 'peak RSS MiB' 'client CPU us/page')"
   for r in "${Y_RUNS[@]}" "green:$GREEN_MANY" "async:$GREEN_MANY"; do
     IFS=: read -r m c cap <<<"$r"
     l="$m-$c"
-    say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %-9s %s' "$m -c $c${cap:+ -n $cap}" "$(count_cell y "$l" pages)" \
+    say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %-9s %-22s %s' "$m -c $c${cap:+ -n $cap}" "$(count_cell y "$l" pages)" \
           "$(cell '%.3f' $(vals y "$l" elapsed_s))" "$(cell '%.3f' $(vals y "$l" over_ideal))" \
           "$(cell '%.1f' $(vals y "$l" p50))" "$(cell '%.1f' $(vals y "$l" p99))" \
           "$(median $(vals y "$l" ideal_s) | awk '{printf "%.3f", $1}')" \
-          "$(cell '%.1f' $(vals y "$l" peak_rss_kb | awk '{print $1 / 1024}'))")"
+          "$(cell '%.1f' $(vals y "$l" peak_rss_kb | awk '{print $1 / 1024}'))" \
+          "$(cell '%.1f' $(vals_div y "$l" ccpu pages 1000000))")"
   done
   if [ -n "$BEFORE" ]; then
     say "  before: $BEFORE, same server and rounds; over_ideal here = its elapsed / this build's ideal (median)"
     for r in "${Y_RUNS[@]}"; do
       IFS=: read -r m c cap <<<"$r"
       ideal=$(median $(vals y "$m-$c" ideal_s))
-      say "$(printf '  %-22s %-9s %-24s %-22s %-22s %s' "before $m -c $c" "$(count_cell y "before-$m-$c" pages)" \
+      say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %s' "before $m -c $c" "$(count_cell y "before-$m-$c" pages)" \
             "$(cell '%.3f' $(vals y "before-$m-$c" elapsed_s))" \
             "$(cell '%.3f' $(vals y "before-$m-$c" elapsed_s | awk -v i="$ideal" 'i > 0 {print $1 / i}'))" \
-            "$(cell '%.1f' $(vals y "before-$m-$c" p50))" "$(cell '%.1f' $(vals y "before-$m-$c" p99))")"
+            "$(cell '%.1f' $(vals y "before-$m-$c" p50))" "$(cell '%.1f' $(vals y "before-$m-$c" p99))" \
+            "client CPU $(cell '%.1f' $(vals_div y "before-$m-$c" ccpu pages 1000000)) us/page")"
     done
   fi
   say "  -c $GREEN_MANY: peak in flight green $(cell '%.0f' $(vals y "green-$GREEN_MANY" peak_in_flight)), async" \
