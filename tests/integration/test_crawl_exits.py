@@ -38,6 +38,15 @@ def finish(p, timeout=60):
     return p.returncode, out.decode(), err
 
 
+def stopped_crawl(server, model, sig, ready, what, *args, out=None):
+    """Resets the audit, starts a crawl, sends sig once ready() holds; returns finish()'s triple."""
+    server.reset()
+    p = start_crawl(server, model, *args, out=out)
+    harness.wait_until(ready, 60, what=what)
+    p.send_signal(sig)
+    return finish(p)
+
+
 def requests_seen(server):
     return sum(server.stats()["audit"]["requests"]["api"].values())
 
@@ -52,11 +61,8 @@ class StopDuringBackoff(unittest.TestCase):
             for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
                 for model in models():
                     with self.subTest(model=model, signal=sig.name):
-                        s.reset()
-                        p = start_crawl(s, model, "-c", 4, "--start", start, "--retries", 3)
-                        harness.wait_until(lambda: requests_seen(s) >= 1, 30, what="the first attempt")
-                        p.send_signal(sig)
-                        rc, out, err = finish(p)
+                        rc, out, err = stopped_crawl(s, model, sig, lambda: requests_seen(s) >= 1, "the first attempt",
+                                                     "-c", 4, "--start", start, "--retries", 3)
                         self.assertEqual(rc, code, err)
                         res = json.loads(out)
                         self.assertTrue(res["interrupted"])
@@ -76,12 +82,10 @@ class StopWhilePaced(unittest.TestCase):
             start = s.get_json("/graph/random")["page_id"]
             for model in models():
                 with self.subTest(model=model), tempfile.TemporaryDirectory() as d:
-                    s.reset()
                     log = os.path.join(d, "pages.log")
-                    p = start_crawl(s, model, "-c", 4, "--start", start, "--page-log", log)
-                    harness.wait_until(lambda: requests_seen(s) >= 2, 30, what="the second, paced request")
-                    p.send_signal(signal.SIGINT)
-                    rc, out, err = finish(p)
+                    rc, out, err = stopped_crawl(s, model, signal.SIGINT, lambda: requests_seen(s) >= 2,
+                                                 "the second, paced request", "-c", 4, "--start", start,
+                                                 "--page-log", log)
                     self.assertEqual(rc, 130, err)
                     res = json.loads(out)
                     self.assertEqual(requests_seen(s), 2, "a request left after the stop")
@@ -98,12 +102,9 @@ class Sigterm(unittest.TestCase):
             start = s.get_json("/graph/random")["page_id"]
             for model in models():
                 with self.subTest(model=model), tempfile.TemporaryDirectory() as d:
-                    s.reset()
                     out = os.path.join(d, "visited.txt")
-                    p = start_crawl(s, model, "-c", 8, "--start", start, out=out)
-                    harness.wait_until(lambda: harness.api_count(s.stats()) >= 30, 60, what="30 pages")
-                    p.send_signal(signal.SIGTERM)
-                    rc, stdout, err = finish(p)
+                    rc, stdout, err = stopped_crawl(s, model, signal.SIGTERM, lambda: harness.api_count(s.stats()) >= 30,
+                                                    "30 pages", "-c", 8, "--start", start, out=out)
                     self.assertEqual(rc, 143, err)
                     res = json.loads(stdout)
                     self.assertTrue(res["interrupted"])
