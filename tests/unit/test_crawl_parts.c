@@ -106,6 +106,33 @@ Test(page, parse_and_validate_links) {
     }
 }
 
+/* The compact form is scanned by hand and everything else goes through cJSON: the same document
+ * written both ways gives the same ids, in order, and a compact document with an escape, spaces or
+ * trailing bytes still parses (through cJSON) as JSON says. */
+Test(page, the_compact_scan_and_cjson_agree) {
+    static const char *const bodies[] = {
+        "{\"page_id\":\"a\",\"links\":[\"/api/b\",\"/x/y\",\"/api/c-d\",\"/api/b c\",\"/api/e\"]}",
+        "{ \"page_id\" : \"a\", \"links\" : [ \"/api/b\", \"/x/y\", \"/api/c-d\", \"/api/b c\", \"/api/e\" ] }",
+        "{\"page_id\":\"a\",\"links\":[\"/api/b\",\"/x/y\",\"/api/c\\u002dd\",\"/api/b c\",\"/api/e\"]}",
+        "{\"page_id\":\"a\",\"links\":[\"/api/b\",\"/x/y\",\"/api/c-d\",\"/api/b c\",\"/api/e\"]}\n",
+    };
+    static const char *const want[] = {"b", "c-d", "e"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        page_links_t pl, ref;
+        char err[128];
+        cr_assert_eq(page_parse(bodies[i], strlen(bodies[i]), "a", 1, &pl, err, sizeof(err)), 0, "%zu: %s", i, err);
+        cr_assert_eq(page_parse_json(bodies[i], strlen(bodies[i]), "a", 1, &ref, err, sizeof(err)), 0, "%zu", i);
+        cr_assert_eq(pl.n, 3, "body %zu: %u links", i, pl.n);
+        cr_assert_eq(pl.invalid, 2, "body %zu: %u invalid", i, pl.invalid);
+        for (uint32_t k = 0; k < 3; k++) {
+            cr_assert_str_eq(pl.ids[k], want[k], "body %zu link %u", i, k);
+            cr_assert_str_eq(ref.ids[k], want[k], "body %zu link %u (cJSON)", i, k);
+        }
+        page_links_free(&pl);
+        page_links_free(&ref);
+    }
+}
+
 /* Builds a frontier whose pages 0..n-1 have the given links, as a crawl would leave it. */
 static frontier_t *graph_of(uint32_t n, const uint32_t *const *links, const uint32_t *counts) {
     frontier_t *f = frontier_create(UINT64_MAX);
