@@ -324,6 +324,15 @@ if want y; then
   yz_start
   START=$START_YZ
   start_server y --pages "$YZ_PAGES" --latency "${LATENCY_MS}ms" --max-conns $((GREEN_MANY + 1000))
+  # What opening 1,000 connections costs here, client on CPU 1 and server on CPU 0, before any
+  # request: the first wave of every model at -c 1000 pays it (loadgen, 256 handshakes pending at
+  # a time, then one /health request, so that the time is the handshakes'; not a crawl's latency).
+  build_loadgen || die "cannot build bench/loadgen.c"
+  CONNECT_MS=()
+  for i in $(seq "$REPS"); do
+    CONNECT_MS+=("$(taskset -c 1 "$LOADGEN" -p "$SRV_PORT" -c 1000 -a 1 -s 0 -w 0 -d 1 -P /health 2>/dev/null |
+                    sed -n 's/.* connect_s=\([0-9.]*\) .*/\1/p' | awk '{print $1 * 1000}')")
+  done
   for i in $(seq "$REPS"); do
     for r in "${Y_RUNS[@]}"; do
       IFS=: read -r m c cap <<<"$r"
@@ -366,6 +375,8 @@ if want y; then
       "$(cell '%.0f' $(vals y "async-$GREEN_MANY" peak_in_flight)); extra memory per green thread over -c 1000: $(awk -v a="$(median $(vals y "green-$GREEN_MANY" peak_rss_kb))" -v b="$(median $(vals y green-1000 peak_rss_kb))" \
           -v n="$((GREEN_MANY - 1000))" 'BEGIN {printf "%.1f KiB", (a - b) / n}')"
   say "  duplicate fetches (server audit), all runs together: $(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^dup=/) {sub(/dup=/, "", $i); s += $i}} END {print s + 0}' "$OUT/y.rec")"
+  say "  1,000 connections opened from CPU 1 (loadgen, no crawl): $(cell '%.0f' "${CONNECT_MS[@]}") ms: what the"
+  say "  first wave of any model at -c 1000 waits for its handshakes, on top of the server's ${LATENCY_MS} ms"
   say "  targets: within 1.2x of the ideal, p99 within 10 ms of ${LATENCY_MS} ms (medians):"
   for r in async:1000 green:1000 nursery:1000 epoll:1000 threads:1000; do
     IFS=: read -r m c <<<"$r"

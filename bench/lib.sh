@@ -84,3 +84,10 @@ children_cpu() {
 }
 # Busy and total ticks of the whole machine, from the first line of /proc/stat.
 machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
+
+# Builds bench/loadgen.c into build/bench/loadgen (run.sh's latency runs, crawl.sh's connection burst).
+LOADGEN=build/bench/loadgen
+build_loadgen() {
+  mkdir -p build/bench &&
+    ${CC:-cc} -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -Isrc -o "$LOADGEN" bench/loadgen.c src/base/fdlimit.c
+}

@@ -27,7 +27,6 @@ fi
 OUT=${CRAWLBENCH_BENCH_DIR:-/tmp/crawlbench-bench}
 SRC_BIN=build/release/crawlbench
 BIN=$OUT/crawlbench  # a copy: a rebuild during the run does not change what is measured
-LOADGEN=build/bench/loadgen
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 SUMMARY=$OUT/summary.txt
@@ -182,9 +181,7 @@ command -v wrk >/dev/null || die "wrk is missing: scripts/deps.sh bench"
 command -v curl >/dev/null || die "curl is missing: scripts/deps.sh bench"
 command -v taskset >/dev/null || die "taskset is missing: scripts/deps.sh bench"
 [ "$NCPU" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, client on CPU 1); this machine has $NCPU"
-mkdir -p build/bench
-${CC:-cc} -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -Isrc -o "$LOADGEN" bench/loadgen.c src/base/fdlimit.c ||
-  die "cannot build bench/loadgen.c"
+build_loadgen || die "cannot build bench/loadgen.c"
 
 say "crawlbench benchmark $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" -eq 1 ] && echo ' (--quick: smoke test, not a measurement)')"
 say "machine: $NCPU CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
