@@ -93,10 +93,12 @@ class Exactness(unittest.TestCase):
 class Faults(unittest.TestCase):
     # Every fault kind alone, then all of them with --fail-first, on two seeds: the outcome must not
     # depend on the model, and the attempts the crawl counts for each page are the requests the
-    # server saw for it (a resend libcurl makes on its own states the same attempt number). Rates are high enough to hit hundreds of pages, hangs rare (each costs the
-    # 300 ms timeout).
+    # server saw for it (a resend libcurl makes on its own states the same attempt number).
+    # The timeout is what a hang costs, but it must also be far above what an answer takes on a
+    # loaded machine under TSan: at 300 ms, a late answer became a timeout and a duplicate fetch.
+    # Rates are high enough to hit hundreds of pages, hangs rare (each costs the 800 ms timeout).
     SPECS = [("500:0.2", 0), ("503:0.2", 0), ("429:0.2", 0), ("reset:0.2", 0), ("close:0.2", 0),
-             ("truncate:0.2", 0), ("hang:0.03", 0), ("slow:0.1", 0),
+             ("truncate:0.2", 0), ("hang:0.02", 0), ("slow:0.1", 0),
              ("500:0.05,503:0.05,429:0.05,reset:0.05,close:0.05,truncate:0.05,hang:0.005,slow:0.02", 2)]
 
     def check_audit(self, s, res, page_log):
@@ -131,14 +133,14 @@ class Faults(unittest.TestCase):
                         with self.subTest(seed=seed, faults=faults, model=model):
                             s.reset()
                             log = {}
-                            res, visited = crawl(s, model, "-c", 16, "--start", start, "--timeout", "300ms",
+                            res, visited = crawl(s, model, "-c", 16, "--start", start, "--timeout", "800ms",
                                                  "--backoff", "1ms", "--retries", 3, page_log=log)
                             self.check_audit(s, res, log)
                             outcome = (sorted(visited), res["failed"], res["attempts"], res["requests"], log)
                             if reference is None:
                                 reference = outcome
                                 injected = sum(s.stats()["audit"]["faults"].values())
-                                self.assertGreaterEqual(injected, 10, "too few faults to tell models apart")
+                                self.assertGreaterEqual(injected, 5, "too few faults to tell models apart")
                             else:
                                 self.assertEqual(outcome, reference, f"{model} differs from {models()[0]}")
 
