@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 
 import jsonschema
 
@@ -141,6 +142,10 @@ class Regimes(unittest.TestCase):
             self.assertIn(lesson["text"], stdout)
             self.check_figure(name, doc)
         self.assertIn('<section id="analyze">', page)
+        svgs = re.findall(r"<svg\b.*?</svg>", page, re.S)
+        self.assertEqual(len(svgs), 5, "a chart per section")
+        for svg in svgs:
+            ET.fromstring(svg)  # well-formed, as inline SVG must be
         with open(os.path.join(out, "analyze", "analyze.json")) as f:
             sweep = json.load(f)["sweep"]["runs"]
         top = max(r["workers"] for r in sweep)
