@@ -67,6 +67,7 @@ static int tour_parse(int argc, char **argv, tour_opts_t *o) {
         if (opt == 'q') o->quick = 1;
         else if (opt == 'o') o->out = optarg;
         else if (opt == 'p' || opt == 'n') o->progress = opt == 'p' ? "--progress" : "--no-progress";
+        else if (opt == ':') return cli_option_error("compare", argv, opt);
         else if (opt != 't')
             return cli_usage_error("compare", "--tour runs its own regimes: with it, only --quick, --out, --progress "
                                               "and --no-progress (not '%s')", argv[optind - 1]);
