@@ -158,8 +158,8 @@ static void html_table(FILE *f, const compare_report_t *r) {
     fprintf(f, "<h2>Results</h2>\n<div class=\"scroll\"><table id=\"results\">\n<thead><tr><th>model</th>"
           "<th>concurrency</th><th>pages</th><th>seconds<br><span class=\"sub\">median (min..max)</span></th>"
           "<th>pages/s</th><th>vs %s<br><span class=\"sub\">speedup &#177; err</span></th>"
-          "<th>&#215; ideal</th><th>p50 ms</th><th>p99 ms</th><th>retries /<br>failed</th><th>duplicates</th>%s%s%s"
-          "</tr></thead>\n<tbody>\n",
+          "<th>&#215; ideal</th><th>p50 ms</th><th>p99 ms</th><th>retries /<br>failed</th><th>duplicates</th>"
+          "%s%s%s</tr></thead>\n<tbody>\n",
           models_baseline()->name, col.head ? "<th>" : "", col.head ? col.head : "", col.head ? "</th>" : "");
     for (size_t i = 0; i < r->ncells; i++) {
         const compare_cell_t *c = &r->cells[i];
@@ -220,9 +220,8 @@ int compare__html_chart(FILE *f, const compare_report_t *r) {
             "is what the model itself costs.";
         static const char figure_caption[] =
             "Solid bars: the median over the runs; whiskers: the lowest to the highest run.";
-        const char *caption = r->cfg.sweep                                                      ? sweep_caption
-                              : r->cfg.regime == COMPARE_REGIME_CPU || r->cfg.regime == COMPARE_REGIME_CONNS ? figure_caption
-                                                                                                : bars_caption;
+        int figure = r->cfg.regime == COMPARE_REGIME_CPU || r->cfg.regime == COMPARE_REGIME_CONNS;
+        const char *caption = r->cfg.sweep ? sweep_caption : figure ? figure_caption : bars_caption;
         fprintf(f, "<figcaption>%s The same chart is in compare.svg.</figcaption>\n</figure>\n", caption);
     }
     free(svg);

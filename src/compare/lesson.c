@@ -12,9 +12,7 @@
 static const char *const regime_names[] = {"none", "latency", "cpu", "conns", "faults"};
 #define NREGIMES (sizeof(regime_names) / sizeof(regime_names[0]))
 
-const char *compare_regime_name(compare_regime_t g) {
-    return (size_t)g < NREGIMES ? regime_names[g] : NULL;
-}
+const char *compare_regime_name(compare_regime_t g) { return (size_t)g < NREGIMES ? regime_names[g] : NULL; }
 
 int compare_regime_parse(const char *s, compare_regime_t *out) {
     for (size_t i = 0; i < NREGIMES; i++)
@@ -49,16 +47,18 @@ static double of_elapsed(const compare_cell_t *c) { return c->elapsed.median; }
 static int lesson_latency(const compare_report_t *r, compare_lesson_t *l) {
     const compare_cell_t *lo, *hi, *ilo, *ihi;
     if (extremes(r, of_speedup, 1, &lo, &hi) < 0 || extremes(r, of_over_ideal, 0, &ilo, &ihi) < 0)
-        return snprintf(l->text, sizeof(l->text), "needs sequential and a concurrent model, with latency"), -1;
+        return snprintf(l->text, sizeof(l->text), "needs sequential and a concurrent model, with latency"),
+               -1;
     l->figure = hi->speedup / lo->speedup;
-    snprintf(l->text, sizeof(l->text),
-             "Waiting is what concurrency hides: with %s per request and %u requests in flight, the concurrent "
-             "models ran %.1fx (%s) to %.1fx (%s) faster than sequential, at most %.2fx their ideal time; %s "
-             "(%.2fx from the slowest to the fastest).",
-             r->server_latency, hi->concurrency, lo->speedup, lo->model, hi->speedup, hi->model, ihi->over_ideal,
-             l->figure < 1.5 ? "while latency dominates, the model matters little"
-                             : "here the models' own costs still show",
-             l->figure);
+    snprintf(
+        l->text, sizeof(l->text),
+        "Waiting is what concurrency hides: with %s per request and %u requests in flight, the concurrent "
+        "models ran %.1fx (%s) to %.1fx (%s) faster than sequential, at most %.2fx their ideal time; %s "
+        "(%.2fx from the slowest to the fastest).",
+        r->server_latency, hi->concurrency, lo->speedup, lo->model, hi->speedup, hi->model, ihi->over_ideal,
+        l->figure < 1.5 ? "while latency dominates, the model matters little"
+                        : "here the models' own costs still show",
+        l->figure);
     return 0;
 }
 
@@ -67,10 +67,11 @@ static int lesson_cpu(const compare_report_t *r, compare_lesson_t *l) {
     if (extremes(r, of_pages_per_cpu, 0, &lo, &hi) < 0)
         return snprintf(l->text, sizeof(l->text), "no run measured its CPU time"), -1;
     l->figure = hi->pages_per_cpu_s.median / lo->pages_per_cpu_s.median;
-    snprintf(l->text, sizeof(l->text),
-             "With nothing to wait for, a model's own cost decides: %s crawled %.0f pages per CPU-second and %s "
-             "%.0f, %.1fx the CPU per page, the price of its thread switches, processes or HTTP library.",
-             hi->model, hi->pages_per_cpu_s.median, lo->model, lo->pages_per_cpu_s.median, l->figure);
+    snprintf(
+        l->text, sizeof(l->text),
+        "With nothing to wait for, a model's own cost decides: %s crawled %.0f pages per CPU-second and %s "
+        "%.0f, %.1fx the CPU per page, the price of its thread switches, processes or HTTP library.",
+        hi->model, hi->pages_per_cpu_s.median, lo->model, lo->pages_per_cpu_s.median, l->figure);
     return 0;
 }
 
@@ -79,11 +80,12 @@ static int lesson_conns(const compare_report_t *r, compare_lesson_t *l) {
     if (extremes(r, of_kib, 1, &lo, &hi) < 0 || extremes(r, of_p99, 1, &plo, &phi) < 0)
         return snprintf(l->text, sizeof(l->text), "no run grew its memory with its tasks in flight"), -1;
     l->figure = hi->kib_per_task / lo->kib_per_task;
-    snprintf(l->text, sizeof(l->text),
-             "With %u requests in flight, what each task holds adds up: %s needed %.1f KiB per request in flight "
-             "and %s %.1f KiB (%.0fx), and the p99 latency ran from %.0f ms (%s) to %.0f ms (%s).",
-             hi->concurrency, hi->model, hi->kib_per_task, lo->model, lo->kib_per_task, l->figure, plo->p99_ms, plo->model,
-             phi->p99_ms, phi->model);
+    snprintf(
+        l->text, sizeof(l->text),
+        "With %u requests in flight, what each task holds adds up: %s needed %.1f KiB per request in flight "
+        "and %s %.1f KiB (%.0fx), and the p99 latency ran from %.0f ms (%s) to %.0f ms (%s).",
+        hi->concurrency, hi->model, hi->kib_per_task, lo->model, lo->kib_per_task, l->figure, plo->p99_ms,
+        plo->model, phi->p99_ms, phi->model);
     return 0;
 }
 
@@ -99,19 +101,21 @@ static int lesson_faults(const compare_report_t *r, compare_lesson_t *l) {
             const compare_run_t *b = &r->cells[i].runs[j];
             if (b->pages == a->pages && b->failed == a->failed) continue;
             l->holds = 0, l->figure = 0;
-            snprintf(l->text, sizeof(l->text),
-                     "BUG: the models disagree on the outcome under the same faults: %s fetched %llu pages and "
-                     "gave up on %llu, %s %llu and %llu; every model should reach the same pages.",
-                     first->model, (unsigned long long)a->pages, (unsigned long long)a->failed, r->cells[i].model,
-                     (unsigned long long)b->pages, (unsigned long long)b->failed);
+            snprintf(
+                l->text, sizeof(l->text),
+                "BUG: the models disagree on the outcome under the same faults: %s fetched %llu pages and "
+                "gave up on %llu, %s %llu and %llu; every model should reach the same pages.",
+                first->model, (unsigned long long)a->pages, (unsigned long long)a->failed, r->cells[i].model,
+                (unsigned long long)b->pages, (unsigned long long)b->failed);
             return 0;
         }
     l->figure = hi->elapsed.median / lo->elapsed.median;
-    snprintf(l->text, sizeof(l->text),
-             "Faults change the cost, not the outcome: every model fetched the same %llu pages and gave up on "
-             "the same %llu after %llu retries, in %.2f s (%s) to %.2f s (%s), %.1fx apart.",
-             (unsigned long long)a->pages, (unsigned long long)a->failed, (unsigned long long)a->retries,
-             lo->elapsed.median, lo->model, hi->elapsed.median, hi->model, l->figure);
+    snprintf(
+        l->text, sizeof(l->text),
+        "Faults change the cost, not the outcome: every model fetched the same %llu pages and gave up on "
+        "the same %llu after %llu retries, in %.2f s (%s) to %.2f s (%s), %.1fx apart.",
+        (unsigned long long)a->pages, (unsigned long long)a->failed, (unsigned long long)a->retries,
+        lo->elapsed.median, lo->model, hi->elapsed.median, hi->model, l->figure);
     return 0;
 }
 

@@ -193,6 +193,7 @@ int compare_write_markdown(FILE *f, const compare_report_t *r) {
     fprintf(f, "\n%s, start page `%s`, at most %llu pages, median of %u runs.\n", r->url, r->start,
             (unsigned long long)r->cfg.max_pages, r->cfg.repeat);
     compare_lesson_t l;
-    if (r->cfg.regime != COMPARE_REGIME_NONE && compare_lesson(r, &l) == 0) fprintf(f, "\n**Lesson.** %s\n", l.text);
+    if (r->cfg.regime != COMPARE_REGIME_NONE && compare_lesson(r, &l) == 0)
+        fprintf(f, "\n**Lesson.** %s\n", l.text);
     return ferror(f) ? -1 : 0;
 }

@@ -7,12 +7,13 @@
 #include <string.h>
 
 static void tour_intro(FILE *f, size_t n, double total_s) {
-    fprintf(f,
-            "<h1>crawlbench: where the models differ</h1>\n<p class=\"lead\">The same crawlers in %zu regimes, "
-            "measured just now in %.0f s. Each section states its lesson in one sentence, with the figures of "
-            "this run, and shows the chart that proves it; its full report has every run, the setup and the "
-            "warnings.</p>\n",
-            n, total_s);
+    fprintf(
+        f,
+        "<h1>crawlbench: where the models differ</h1>\n<p class=\"lead\">The same crawlers in %zu regimes, "
+        "measured just now in %.0f s. Each section states its lesson in one sentence, with the figures of "
+        "this run, and shows the chart that proves it; its full report has every run, the setup and the "
+        "warnings.</p>\n",
+        n, total_s);
     fputs("<ol>\n", f);
 }
 

@@ -31,8 +31,8 @@ static void cell(size_t i, const char *model, double elapsed, uint64_t pages, ui
 }
 
 Test(compare, derived_figures_of_a_run) {
-    compare_run_t run = {.pages = 1000, .cpu_s = 0.025, .peak_rss_kb = 12000, .start_rss_kb = 10000,
-                         .peak_in_flight = 100};
+    compare_run_t run = {
+        .pages = 1000, .cpu_s = 0.025, .peak_rss_kb = 12000, .start_rss_kb = 10000, .peak_in_flight = 100};
     cr_assert_float_eq(compare_run_pages_per_cpu_s(&run), 40000, 1e-6);
     cr_assert_float_eq(compare_run_kib_per_task(&run), 20, 1e-9);
     run.cpu_s = 0, run.peak_in_flight = 0;
