@@ -3,7 +3,8 @@
  * threads are its own), against an embedded server or a given one, resets the server's audit
  * between runs, repeats each measurement, and summarises the way hyperfine does (median, range,
  * deviation, outliers, speedup with its uncertainty). Reports: a table, compare.json, CSV,
- * Markdown, compare.svg and report.html.
+ * Markdown, compare.svg and report.html; with a regime, each opens with the lesson drawn from the runs
+ * (lesson.c), and a tour of regimes gets a page of its own (tour.c).
  *
  * Conventions: functions return 0, or -1 with a message in err (COMPARE_ERR_LEN). */
 #ifndef CRAWLBENCH_COMPARE_H
@@ -163,7 +164,7 @@ int compare_write_tour(FILE *f, const compare_tour_section_t *s, size_t n, doubl
 /* The terminal's short form: a title, the table without its footnotes, the lesson. */
 void compare_print_brief(FILE *f, const compare_report_t *r, const char *title);
 
-/* Internal to src/compare/ (svg.c, html.c): writes s as XML/HTML text or attribute content, markup
+/* Internal to src/compare/ (svg.c, html.c, tour.c): writes s as XML/HTML text or attribute content, markup
  * characters as entities, control characters and bytes that are not valid UTF-8 as '?', so that a
  * hostile URL or model name cannot break the document. */
 void compare__escape(FILE *f, const char *s);
