@@ -5,7 +5,7 @@
 #   make SANITIZER=address ASan+UBSan build in build/asan/
 #   make SANITIZER=thread  TSan build in build/tsan/
 #   make test              dependencies, all builds, unit + integration + fuzz-regression tests
-#   make demo              dependencies, build, start the demo server and show it working
+#   make demo              dependencies, build, the tour of regimes (compare --tour), the server's API
 #   make examples          the teaching programs of examples/ in build/examples/ (examples/examples.mk)
 #   make guide-figures     reruns the commands behind docs/GUIDE.md's figures and prints them
 #   make fuzz              build libFuzzer targets in build/fuzz/ (run them: build/fuzz/fuzz_http tests/fuzz/corpus/http)

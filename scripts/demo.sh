@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# `make demo`: the guide's performance comparison, in one command. Runs `crawlbench compare` on its
-# embedded server (the default 1,000-page graph, 20 ms per request), every concurrency model from
-# the same start page, prints the table, and writes the reports to build/demo/. Then shows the
-# server's API with curl against a server on port 5000 (or a free port), and stops it.
+# `make demo`: where the concurrency models differ, in one command. Runs `crawlbench compare --tour`:
+# the latency-bound crawl, CPU-bound crawling at zero latency, a thousand connections, faults, and the
+# CPU-bound analysis, each a short table and a lesson on the terminal and a report in build/demo/
+# (the tour page: build/demo/report.html). Then shows the server's API with curl against a server on
+# port 5000 (or a free port), and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./crawlbench
 out=build/demo
 mkdir -p "$out"
 
-echo "== crawlbench compare: every model crawls the same 200 pages (20 ms each), 3 runs + 1 warm-up"
-"$bin" compare --out "$out" --max-pages 200 --repeat 3 --warmup 1
+"$bin" compare --tour --out "$out"
 echo
 
 port=5000
@@ -31,5 +31,5 @@ curl -s "$url/api/$id"; echo
 echo "\$ curl -si '$url/api/$id?fault=503'   # a per-request fault, for tests"
 curl -si "$url/api/$id?fault=503" | tr -d '\r' | sed -n '1p;/Retry-After/p;$p'; echo
 echo
-echo "Open $out/report.html for the charts and what each model teaches."
+echo "Open $out/report.html for the tour: each regime's lesson and the chart that proves it."
 echo "Run the server yourself: ./crawlbench serve   (the guide's clients work against http://localhost:5000)"

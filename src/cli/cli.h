@@ -19,6 +19,13 @@ int cli_worker(int argc, char **argv);
 /* `crawl --redis ...`: the distributed model and --status (crawl_dist.c). */
 int cli_crawl_distributed(int argc, char **argv);
 
+/* `compare --tour` (tour.c): every regime in turn through cli_compare_run (compare.c), which runs
+ * `crawlbench compare ARGV` but prints the short table under title; it returns CLI_OK with the report,
+ * to free with compare_report_free() in every case, CLI_USAGE or CLI_FAIL. */
+struct compare_report;
+int cli_compare_tour(int argc, char **argv);
+int cli_compare_run(int argc, char **argv, const char *title, struct compare_report *report);
+
 /* Parses a whole decimal number in [min, max]; on failure prints "crawlbench OPTION: ..." to stderr
  * and returns -1. */
 int cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);

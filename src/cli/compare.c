@@ -37,17 +37,26 @@ static const char compare_usage[] =
     "  --start ID            start page (default: one random page, the same for every run)\n"
     "  --out DIR             where the reports go (default .)\n"
     "  --run-timeout DUR     a crawl running longer fails the comparison (default 300s)\n"
+    "  --regime R            the lesson the reports draw from the runs, and the figure the chart plots:\n"
+    "                        latency (pages/s), cpu (pages per CPU-second), conns (KiB per request in\n"
+    "                        flight, p99), faults (the same pages for every model, a different time)\n"
+    "  --tour [--quick]      every regime in turn and the CPU-bound analysis, each report in a folder\n"
+    "                        of --out and a tour page, --out/report.html (make demo); --quick: smaller\n"
     "  --progress, --no-progress   progress on stderr (default: if a terminal)\n"
     "embedded server only:\n"
     "  --pages N             pages in the graph (default 1000)\n"
     "  --seed N              graph seed (default 42)\n"
     "  --latency SPEC        per-request latency, as for serve (default 20ms)\n"
+    "  --faults SPEC         fault rates, as for serve (e.g. 500:0.2,reset:0.1; default none)\n"
+    "  --fail-first K        fail the first K requests for every page with a 503, then succeed\n"
+    "  --retry-after SECS    Retry-After sent with 429 and 503 (default 1)\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure (server unreachable or not crawlbench, a crawl failed),\n"
     "2 usage error.\n";
 
 enum { OPT_MODELS = 256, OPT_CONC, OPT_SWEEP, OPT_MAX_PAGES, OPT_REPEAT, OPT_WARMUP, OPT_START, OPT_OUT,
-       OPT_TIMEOUT, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_PAGES, OPT_SEED, OPT_LATENCY };
+       OPT_TIMEOUT, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_PAGES, OPT_SEED, OPT_LATENCY, OPT_FAULTS, OPT_FAIL_FIRST,
+       OPT_REGIME, OPT_RETRY_AFTER };
 
 static const struct option compare_options[] = {
     {"models", required_argument, 0, OPT_MODELS},   {"concurrency", required_argument, 0, OPT_CONC},
@@ -57,14 +66,18 @@ static const struct option compare_options[] = {
     {"run-timeout", required_argument, 0, OPT_TIMEOUT}, {"progress", no_argument, 0, OPT_PROGRESS},
     {"no-progress", no_argument, 0, OPT_NO_PROGRESS}, {"pages", required_argument, 0, OPT_PAGES},
     {"seed", required_argument, 0, OPT_SEED},       {"latency", required_argument, 0, OPT_LATENCY},
+    {"faults", required_argument, 0, OPT_FAULTS},   {"fail-first", required_argument, 0, OPT_FAIL_FIRST},
+    {"regime", required_argument, 0, OPT_REGIME},   {"retry-after", required_argument, 0, OPT_RETRY_AFTER},
     {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 };
 
 typedef struct compare_opts {
     compare_config_t cfg;
-    uint32_t pages;     /* the embedded server's graph and latency */
+    uint32_t pages;     /* the embedded server's graph, latency and faults */
     uint64_t seed;
     const char *latency;
+    fault_plan_t faults;
+    uint32_t retry_after_s;
     char models_buf[512];
     const char *out_dir;
     char url[256];
@@ -149,6 +162,24 @@ static int apply(compare_opts_t *o, int opt, const char *v) {
         if (fault_latency_parse(v, strlen(v), &lat, err, sizeof(err)) < 0) return cli_usage_error("compare", "--latency: %s", err);
         o->latency = v;
         return 0;
+    case OPT_FAULTS:
+        o->embedded_only = 1;
+        if (fault_plan_parse(v, strlen(v), &o->faults, err, sizeof(err)) < 0) return cli_usage_error("compare", "--faults: %s", err);
+        return 0;
+    case OPT_FAIL_FIRST:
+        o->embedded_only = 1;
+        if (cli_parse_u64("--fail-first", v, 0, 1000000, &n)) return CLI_USAGE;
+        o->faults.fail_first = (uint32_t)n;
+        return 0;
+    case OPT_RETRY_AFTER:
+        o->embedded_only = 1;
+        if (cli_parse_u64("--retry-after", v, 0, 86400, &n)) return CLI_USAGE;
+        o->retry_after_s = (uint32_t)n;
+        return 0;
+    case OPT_REGIME:
+        if (compare_regime_parse(v, &c->regime) < 0 || c->regime == COMPARE_REGIME_NONE)
+            return cli_usage_error("compare", "--regime: '%s' is not one of latency, cpu, conns, faults", v);
+        return 0;
     }
     return CLI_USAGE;
 }
@@ -157,9 +188,9 @@ static int parse(int argc, char **argv, compare_opts_t *o) {
     memset(o, 0, sizeof(*o));
     o->cfg = (compare_config_t){.levels = {10}, .nlevels = 1, .repeat = 3, .warmup = 1, .max_pages = 200,
                                 .run_timeout_us = 300000000, .progress = isatty(2)};
-    o->pages = 1000, o->seed = 42, o->latency = "20ms";
+    o->pages = 1000, o->seed = 42, o->latency = "20ms", o->retry_after_s = 1;
     o->out_dir = ".";
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc's getopt then forgets the last vector it permuted (the tour parses several) */
     opterr = 0;
     int opt, rc;
     while ((opt = getopt_long(argc, argv, ":h", compare_options, NULL)) != -1) {
@@ -180,7 +211,9 @@ static int parse(int argc, char **argv, compare_opts_t *o) {
         o->url[len] = '\0';
         o->cfg.url = o->url;
         if (o->embedded_only)
-            return cli_usage_error("compare", "--pages, --seed and --latency are for the embedded server; "
+            return cli_usage_error("compare", "--pages, --seed, --latency, --faults, --fail-first and --retry-after are "
+                                   "for the "
+                                   "embedded server; "
                                    "with BASE_URL they are that server's own options");
     }
     if (optind < argc) return cli_usage_error("compare", "unexpected argument '%s'", argv[optind]);
@@ -270,6 +303,10 @@ static int embedded_start(embedded_t *em, const compare_opts_t *o) {
         fprintf(stderr, "crawlbench compare: --latency: %s\n", serr);
         return -1;
     }
+    fault_kind_t fail_with = sc.faults.fail_with; /* the server's default kind for --fail-first */
+    sc.faults = o->faults;
+    sc.faults.fail_with = fail_with;
+    sc.retry_after_s = o->retry_after_s;
     if (!(em->graph = graph_generate(&gp, gerr))) {
         fprintf(stderr, "crawlbench compare: %s\n", gerr);
         return -1;
@@ -291,33 +328,59 @@ static void embedded_stop(embedded_t *em) {
     graph_free(em->graph);
 }
 
-int cli_compare(int argc, char **argv) {
-    compare_opts_t o;
+/* Runs the comparison o describes, on the embedded server when it names no URL. 0, or CLI_FAIL with
+ * the reason on stderr; report is the caller's to free in either case. */
+static int run_comparison(compare_opts_t *o, compare_report_t *report) {
     embedded_t em = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? CLI_OK : rc;
     char err[COMPARE_ERR_LEN];
-    if (!o.cfg.url) {
-        if (embedded_start(&em, &o) < 0) {
+    memset(report, 0, sizeof(*report));
+    if (!o->cfg.url) {
+        if (embedded_start(&em, o) < 0) {
             embedded_stop(&em);
             return CLI_FAIL;
         }
-        o.cfg.url = em.url;
-        o.cfg.embedded = 1;
+        o->cfg.url = em.url;
+        o->cfg.embedded = 1;
     }
-    o.cfg.launch = launch_crawl;
-    compare_report_t report;
-    if (compare_run(&o.cfg, &report, err) < 0) {
-        fprintf(stderr, "crawlbench compare: %s\n", err);
-        compare_report_free(&report);
-        embedded_stop(&em);
-        return CLI_FAIL;
-    }
+    o->cfg.launch = launch_crawl;
+    int rc = compare_run(&o->cfg, report, err);
+    if (rc < 0) fprintf(stderr, "crawlbench compare: %s\n", err);
     embedded_stop(&em);
-    compare_print_table(stdout, &report);
-    rc = write_reports(o.out_dir, &report) < 0 ? CLI_FAIL : CLI_OK;
-    if (rc == CLI_OK)
-        printf("\nreports: %s/report.html (and compare.json, .csv, .md, .svg) in %.1f s\n", o.out_dir, report.total_s);
+    if (o->cfg.embedded) o->cfg.url = NULL; /* em.url is gone */
+    return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
+int cli_compare_run(int argc, char **argv, const char *title, compare_report_t *report) {
+    compare_opts_t o;
+    memset(report, 0, sizeof(*report));
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_USAGE : rc; /* --help is no regime */
+    if ((rc = run_comparison(&o, report))) return rc;
+    compare_print_brief(stdout, report, title);
+    fflush(stdout);
+    return write_reports(o.out_dir, report) < 0 ? CLI_FAIL : CLI_OK;
+}
+
+int cli_compare(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--tour")) return cli_compare_tour(argc, argv);
+    compare_opts_t o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    compare_report_t report;
+    if ((rc = run_comparison(&o, &report)) == CLI_OK) {
+        compare_print_table(stdout, &report);
+        rc = write_reports(o.out_dir, &report) < 0 ? CLI_FAIL : CLI_OK;
+        if (rc == CLI_OK)
+            printf("\nreports: %s/report.html (and compare.json, .csv, .md, .svg) in %.1f s\n", o.out_dir,
+                   report.total_s);
+        compare_lesson_t l;
+        if (rc == CLI_OK && o.cfg.regime != COMPARE_REGIME_NONE && compare_lesson(&report, &l) == 0 && !l.holds) {
+            fprintf(stderr, "crawlbench compare: the runs contradict the %s regime's lesson (the line marked !!)\n",
+                    compare_regime_name(o.cfg.regime));
+            rc = CLI_FAIL;
+        }
+    }
     compare_report_free(&report);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* report.html: the comparison as one self-contained page for someone learning concurrency: the setup,
  * the results table, the chart (compare.svg, inline), what "x ideal" means, and what each model is and
- * when to reach for it. Inline CSS only: no scripts, no network; every string from the report escaped. */
+ * when to reach for it; with a regime, its lesson first. Inline CSS only: no scripts, no network; every
+ * string from the report escaped. The tour page (tour.c) shares the style sheet and the chart. */
 #include "compare/compare.h"
 
 #include "crawl/models/models.h"
@@ -57,6 +58,9 @@ static const char html_css[] =
     ".models article p{margin:6px 0 0;font-size:14px}\n"
     ".models .here{color:var(--muted);font-size:13px;margin-top:auto;padding-top:8px}\n"
     "footer{margin-top:44px;color:var(--muted);font-size:12.5px}\n"
+    ".lesson{max-width:none;padding:12px 16px;border-left:4px solid #0072B2;background:var(--soft);"
+    "border-radius:4px}\n"
+    ".lesson.bug{border-left-color:#cf222e;background:#ffebe9}\n"
     "@media (max-width:760px){.models{grid-template-columns:1fr}\n"
     "dl.setup{grid-template-columns:max-content 1fr}}\n";
 
@@ -70,6 +74,24 @@ static size_t html_models(const compare_report_t *r, const char **out) {
         if (j == n) out[n++] = r->cells[i].model;
     }
     return n;
+}
+
+void compare__html_open(FILE *f, const char *title) {
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", f);
+    compare__escape(f, title);
+    fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", html_css);
+}
+
+/* The regime's lesson, first: what this comparison was run to show, with its figures. */
+static void html_lesson(FILE *f, const compare_report_t *r) {
+    compare_lesson_t l;
+    if (r->cfg.regime == COMPARE_REGIME_NONE) return;
+    int drawn = compare_lesson(r, &l) == 0;
+    fprintf(f, "<h2>Lesson</h2>\n<p class=\"lesson%s\" id=\"lesson\">", drawn && l.holds ? "" : " bug");
+    if (!drawn) fputs("Not drawn: ", f);
+    compare__escape(f, l.text);
+    fputs("</p>\n", f);
 }
 
 static void html_dt(FILE *f, const char *term) { fprintf(f, "<dt>%s</dt><dd>", term); }
@@ -132,12 +154,13 @@ static void html_setup(FILE *f, const compare_report_t *r) {
 /* The results, with the columns of compare_print_table; a cell with a warning is highlighted and its
  * warning follows on a row of its own. */
 static void html_table(FILE *f, const compare_report_t *r) {
+    compare__column_t col = compare__regime_column(r);
     fprintf(f, "<h2>Results</h2>\n<div class=\"scroll\"><table id=\"results\">\n<thead><tr><th>model</th>"
           "<th>concurrency</th><th>pages</th><th>seconds<br><span class=\"sub\">median (min..max)</span></th>"
           "<th>pages/s</th><th>vs %s<br><span class=\"sub\">speedup &#177; err</span></th>"
           "<th>&#215; ideal</th><th>p50 ms</th><th>p99 ms</th><th>retries /<br>failed</th><th>duplicates</th>"
-          "</tr></thead>\n<tbody>\n",
-          models_baseline()->name);
+          "%s%s%s</tr></thead>\n<tbody>\n",
+          models_baseline()->name, col.head ? "<th>" : "", col.head ? col.head : "", col.head ? "</th>" : "");
     for (size_t i = 0; i < r->ncells; i++) {
         const compare_cell_t *c = &r->cells[i];
         /* In a sweep a model has a row per level: a heavier rule where the next model starts. */
@@ -155,11 +178,13 @@ static void html_table(FILE *f, const compare_report_t *r) {
                     c->speedup_err);
         else
             fputs("<td>&#8211;</td>", f);
-        fprintf(f, "<td>%.2f&#215;</td><td>%.2f</td><td>%.2f</td><td>%llu / %llu</td><td>%llu</td></tr>\n",
+        fprintf(f, "<td>%.2f&#215;</td><td>%.2f</td><td>%.2f</td><td>%llu / %llu</td><td>%llu</td>",
                 c->over_ideal, c->p50_ms, c->p99_ms, (unsigned long long)c->retries,
                 (unsigned long long)c->failed, (unsigned long long)c->duplicates);
+        if (col.of) fprintf(f, "<td>%.1f</td>", col.of(c));
+        fputs("</tr>\n", f);
         if (c->warning[0]) {
-            fputs("<tr class=\"warn note\"><td colspan=\"11\">&#9888; ", f);
+            fprintf(f, "<tr class=\"warn note\"><td colspan=\"%d\">&#9888; ", col.of ? 12 : 11);
             html_escf(f, "%s at concurrency %u: %s. This figure is less trustworthy than the others.",
                       c->model, c->concurrency, c->warning);
             fputs("</td></tr>\n", f);
@@ -174,7 +199,7 @@ static void html_table(FILE *f, const compare_report_t *r) {
 }
 
 /* The chart: compare.svg itself, inline (without its XML declaration, which HTML does not take). */
-static int html_chart(FILE *f, const compare_report_t *r) {
+int compare__html_chart(FILE *f, const compare_report_t *r) {
     char *svg = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&svg, &len);
@@ -184,7 +209,7 @@ static int html_chart(FILE *f, const compare_report_t *r) {
     const char *start = svg ? strstr(svg, "<svg") : NULL;
     if (rc == 0 && !start) rc = -1, errno = EINVAL;
     if (rc == 0) {
-        fputs("<h2>Chart</h2>\n<figure>\n", f);
+        fputs("<figure>\n", f);
         fwrite(start, 1, len - (size_t)(start - svg), f);
         static const char sweep_caption[] =
             "Median pages per second at each concurrency level; the faint vertical strokes span the fastest "
@@ -193,8 +218,11 @@ static int html_chart(FILE *f, const compare_report_t *r) {
             "Solid bars: median pages per second; whiskers: fastest to slowest run; pale bars ending in a "
             "dashed edge: the ideal, the same crawl with zero CPU cost. The gap between a bar and its ideal "
             "is what the model itself costs.";
-        fprintf(f, "<figcaption>%s The same chart is in compare.svg.</figcaption>\n</figure>\n",
-                r->cfg.sweep ? sweep_caption : bars_caption);
+        static const char figure_caption[] =
+            "Solid bars: the median over the runs; whiskers: the lowest to the highest run.";
+        int figure = r->cfg.regime == COMPARE_REGIME_CPU || r->cfg.regime == COMPARE_REGIME_CONNS;
+        const char *caption = r->cfg.sweep ? sweep_caption : figure ? figure_caption : bars_caption;
+        fprintf(f, "<figcaption>%s The same chart is in compare.svg.</figcaption>\n</figure>\n", caption);
     }
     free(svg);
     return rc;
@@ -253,11 +281,9 @@ static void html_model(FILE *f, const compare_report_t *r, const char *model) {
 int compare_write_html(FILE *f, const compare_report_t *r) {
     const char *models[COMPARE_MAX_MODELS];
     size_t nm = html_models(r, models);
-    fprintf(f,
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<title>crawlbench compare: %zu model%s</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n",
-            nm, nm == 1 ? "" : "s", html_css);
+    char title[64];
+    snprintf(title, sizeof(title), "crawlbench compare: %zu model%s", nm, nm == 1 ? "" : "s");
+    compare__html_open(f, title);
     fputs("<h1>crawlbench compare</h1>\n<p class=\"lead\">", f);
     for (size_t i = 0; i < nm; i++) {
         compare__escape(f, models[i]);
@@ -269,9 +295,11 @@ int compare_write_html(FILE *f, const compare_report_t *r) {
         "pages. Each was measured %u time%s; every figure below is the median.",
         (unsigned long long)r->cfg.max_pages, r->cfg.repeat, r->cfg.repeat == 1 ? "" : "s");
     fputs("</p>\n", f);
+    html_lesson(f, r);
     html_setup(f, r);
     html_table(f, r);
-    if (html_chart(f, r) != 0) return -1;
+    fputs("<h2>Chart</h2>\n", f);
+    if (compare__html_chart(f, r) != 0) return -1;
     html_ideal(f);
     fputs("<h2>The models</h2>\n<p>Every model crawls the same way (take a page, fetch it, parse its links, "
           "hand them to the frontier); they differ only in how several pages are in progress at once, and in "

@@ -14,6 +14,50 @@ static const char *level_label(const compare_cell_t *c, char *buf, size_t cap) {
     return buf;
 }
 
+static double col_pages_per_cpu(const compare_cell_t *c) { return c->pages_per_cpu_s.median; }
+static double col_kib(const compare_cell_t *c) { return c->kib_per_task; }
+
+compare__column_t compare__regime_column(const compare_report_t *r) {
+    if (r->cfg.regime == COMPARE_REGIME_CPU) return (compare__column_t){"pg/CPU-s", col_pages_per_cpu};
+    if (r->cfg.regime == COMPARE_REGIME_CONNS) return (compare__column_t){"KiB/task", col_kib};
+    return (compare__column_t){NULL, NULL};
+}
+
+static void print_rows(FILE *f, const compare_report_t *r) {
+    compare__column_t col = compare__regime_column(r);
+    char vs[32];
+    snprintf(vs, sizeof(vs), "vs %s", models_baseline()->name); /* the speedups' yardstick */
+    fprintf(f, "%-11s %5s %6s %20s %9s %14s %7s %8s %8s %9s %4s", "model", "conc", "pages", "seconds (min..max)",
+            "pages/s", vs, "x ideal", "p50 ms", "p99 ms", "retr/fail", "dups");
+    fprintf(f, col.head ? " %9s\n" : "\n", col.head);
+    for (size_t i = 0; i < r->ncells; i++) {
+        const compare_cell_t *c = &r->cells[i];
+        char lvl[16], range[40], speed[32] = "-";
+        snprintf(range, sizeof(range), "%.3f (%.3f..%.3f)", c->elapsed.median, c->elapsed.min, c->elapsed.max);
+        if (c->speedup > 0) snprintf(speed, sizeof(speed), "%.2f x +- %.2f", c->speedup, c->speedup_err);
+        fprintf(f, "%-11s %5s %6llu %20s %9.1f %14s %7.2f %8.2f %8.2f %4llu/%-4llu %4llu", c->model,
+                level_label(c, lvl, sizeof(lvl)), (unsigned long long)c->pages, range, c->pages_per_s.median, speed,
+                c->over_ideal, c->p50_ms, c->p99_ms, (unsigned long long)c->retries, (unsigned long long)c->failed,
+                (unsigned long long)c->duplicates);
+        if (col.of) fprintf(f, " %9.1f", col.of(c));
+        fputc('\n', f);
+    }
+}
+
+/* The regime's lesson after its table; nothing without a regime. */
+static void print_lesson(FILE *f, const compare_report_t *r) {
+    compare_lesson_t l;
+    if (r->cfg.regime == COMPARE_REGIME_NONE) return;
+    if (compare_lesson(r, &l) < 0) fprintf(f, "\nlesson: not drawn (%s)\n", l.text);
+    else fprintf(f, "\n%s %s\n", l.holds ? "lesson:" : "!!", l.text);
+}
+
+static size_t count_warnings(const compare_report_t *r) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->ncells; i++) n += r->cells[i].warning[0] != '\0';
+    return n;
+}
+
 void compare_print_table(FILE *f, const compare_report_t *r) {
     const compare_config_t *cfg = &r->cfg;
     fprintf(f, "crawlbench compare: %s%s, start page %s, at most %llu pages, %u run%s each (+%u warm-up)\n",
@@ -21,29 +65,23 @@ void compare_print_table(FILE *f, const compare_report_t *r) {
             cfg->repeat == 1 ? "" : "s", cfg->warmup);
     fprintf(f, "server: %u pages, seed %llu, latency %s, faults %s\n\n", r->server_pages,
             (unsigned long long)r->server_seed, r->server_latency, r->server_faults);
-    char vs[32];
-    snprintf(vs, sizeof(vs), "vs %s", models_baseline()->name); /* the speedups' yardstick */
-    fprintf(f, "%-11s %5s %6s %20s %9s %14s %7s %8s %8s %9s %4s\n", "model", "conc", "pages", "seconds (min..max)",
-            "pages/s", vs, "x ideal", "p50 ms", "p99 ms", "retr/fail", "dups");
+    print_rows(f, r);
+    if (count_warnings(r)) fprintf(f, "\nwarnings (a figure with these is less trustworthy):\n");
     for (size_t i = 0; i < r->ncells; i++) {
         const compare_cell_t *c = &r->cells[i];
-        char lvl[16], range[40], speed[32] = "-";
-        snprintf(range, sizeof(range), "%.3f (%.3f..%.3f)", c->elapsed.median, c->elapsed.min, c->elapsed.max);
-        if (c->speedup > 0) snprintf(speed, sizeof(speed), "%.2f x +- %.2f", c->speedup, c->speedup_err);
-        fprintf(f, "%-11s %5s %6llu %20s %9.1f %14s %7.2f %8.2f %8.2f %4llu/%-4llu %4llu\n", c->model,
-                level_label(c, lvl, sizeof(lvl)), (unsigned long long)c->pages, range, c->pages_per_s.median, speed,
-                c->over_ideal, c->p50_ms, c->p99_ms, (unsigned long long)c->retries, (unsigned long long)c->failed,
-                (unsigned long long)c->duplicates);
-    }
-    int warned = 0;
-    for (size_t i = 0; i < r->ncells; i++) {
-        const compare_cell_t *c = &r->cells[i];
-        if (!c->warning[0]) continue;
-        if (!warned++) fprintf(f, "\nwarnings (a figure with these is less trustworthy):\n");
-        fprintf(f, "  %s c=%u: %s\n", c->model, c->concurrency, c->warning);
+        if (c->warning[0]) fprintf(f, "  %s c=%u: %s\n", c->model, c->concurrency, c->warning);
     }
     fprintf(f, "\n'x ideal': time over the same crawl replayed with zero client CPU at the server's own times "
                "(Server-Timing) and the retry waits.\n");
+    print_lesson(f, r);
+}
+
+void compare_print_brief(FILE *f, const compare_report_t *r, const char *title) {
+    size_t w = count_warnings(r);
+    fprintf(f, "== %s (%u run%s each, %.1f s)\n", title, r->cfg.repeat, r->cfg.repeat == 1 ? "" : "s", r->total_s);
+    print_rows(f, r);
+    if (w) fprintf(f, "(%zu model%s with warnings: see the report)\n", w, w == 1 ? "" : "s");
+    print_lesson(f, r);
 }
 
 static void num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
@@ -64,6 +102,7 @@ static cJSON *json_run(const compare_run_t *run) {
     num(o, "requests", (double)run->requests), num(o, "peak_rss_kb", (double)run->peak_rss_kb);
     num(o, "peak_in_flight", run->peak_in_flight), num(o, "duplicates", (double)run->duplicates);
     num(o, "errors_served", (double)run->errors_served);
+    num(o, "start_rss_kb", (double)run->start_rss_kb), num(o, "cpu_s", run->cpu_s);
     num(o, "throttled", (double)run->throttled);
     return o;
 }
@@ -79,9 +118,24 @@ static cJSON *json_cell(const compare_cell_t *c) {
     num(o, "retries", (double)c->retries), num(o, "failed", (double)c->failed);
     num(o, "duplicates", (double)c->duplicates);
     num(o, "throttled", (double)c->throttled);
+    cJSON_AddItemToObject(o, "pages_per_cpu_s", json_stat(&c->pages_per_cpu_s));
+    num(o, "kib_per_task", c->kib_per_task);
     cJSON_AddStringToObject(o, "warning", c->warning);
     for (uint32_t i = 0; i < c->nruns; i++) cJSON_AddItemToArray(runs, json_run(&c->runs[i]));
     cJSON_AddItemToObject(o, "runs", runs);
+    return o;
+}
+
+/* The regime and its lesson; null without a regime. */
+static cJSON *json_lesson(const compare_report_t *r) {
+    compare_lesson_t l;
+    if (r->cfg.regime == COMPARE_REGIME_NONE) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    int drawn = compare_lesson(r, &l) == 0;
+    cJSON_AddStringToObject(o, "regime", compare_regime_name(r->cfg.regime));
+    cJSON_AddStringToObject(o, drawn ? "text" : "not_drawn", l.text);
+    num(o, "figure", l.figure);
+    cJSON_AddBoolToObject(o, "holds", drawn && l.holds);
     return o;
 }
 
@@ -103,6 +157,7 @@ int compare_write_json(FILE *f, const compare_report_t *r) {
     cJSON_AddItemToObject(o, "machine", machine ? machine : cJSON_CreateObject());
     for (size_t i = 0; i < r->ncells; i++) cJSON_AddItemToArray(results, json_cell(&r->cells[i]));
     cJSON_AddItemToObject(o, "results", results);
+    cJSON_AddItemToObject(o, "lesson", json_lesson(r));
     char *text = cJSON_PrintUnformatted(o);
     int rc = text && fprintf(f, "%s\n", text) >= 0 && !ferror(f) ? 0 : -1;
     if (!text) errno = ENOMEM;
@@ -113,14 +168,15 @@ int compare_write_json(FILE *f, const compare_report_t *r) {
 
 int compare_write_csv(FILE *f, const compare_report_t *r) {
     fputs("model,concurrency,pages,elapsed_median_s,elapsed_min_s,elapsed_max_s,elapsed_stddev_s,pages_per_s,"
-          "speedup,speedup_err,ideal_s,over_ideal,p50_ms,p99_ms,retries,failed,duplicates\n", f);
+          "speedup,speedup_err,ideal_s,over_ideal,p50_ms,p99_ms,retries,failed,duplicates,pages_per_cpu_s,"
+          "kib_per_task\n", f);
     for (size_t i = 0; i < r->ncells; i++) {
         const compare_cell_t *c = &r->cells[i];
-        fprintf(f, "%s,%u,%llu,%.6f,%.6f,%.6f,%.6f,%.3f,%.4f,%.4f,%.6f,%.4f,%.3f,%.3f,%llu,%llu,%llu\n", c->model,
+        fprintf(f, "%s,%u,%llu,%.6f,%.6f,%.6f,%.6f,%.3f,%.4f,%.4f,%.6f,%.4f,%.3f,%.3f,%llu,%llu,%llu,%.1f,%.2f\n", c->model,
                 c->concurrency, (unsigned long long)c->pages, c->elapsed.median, c->elapsed.min, c->elapsed.max,
                 c->elapsed.stddev, c->pages_per_s.median, c->speedup, c->speedup_err, c->ideal_s, c->over_ideal,
                 c->p50_ms, c->p99_ms, (unsigned long long)c->retries, (unsigned long long)c->failed,
-                (unsigned long long)c->duplicates);
+                (unsigned long long)c->duplicates, c->pages_per_cpu_s.median, c->kib_per_task);
     }
     return ferror(f) ? -1 : 0;
 }
@@ -136,5 +192,8 @@ int compare_write_markdown(FILE *f, const compare_report_t *r) {
     }
     fprintf(f, "\n%s, start page `%s`, at most %llu pages, median of %u runs.\n", r->url, r->start,
             (unsigned long long)r->cfg.max_pages, r->cfg.repeat);
+    compare_lesson_t l;
+    if (r->cfg.regime != COMPARE_REGIME_NONE && compare_lesson(r, &l) == 0)
+        fprintf(f, "\n**Lesson.** %s\n", l.text);
     return ferror(f) ? -1 : 0;
 }

@@ -186,6 +186,7 @@ static int one_run(runner_t *r, const char *model, uint32_t level, compare_run_t
         .pages = (uint64_t)num(res, "pages", NULL), .failed = (uint64_t)num(res, "failed", NULL),
         .retries = (uint64_t)num(res, "retries", NULL), .requests = (uint64_t)num(res, "requests", NULL),
         .peak_rss_kb = (uint64_t)num(res, "peak_rss_kb", NULL),
+        .start_rss_kb = (uint64_t)num(res, "start_rss_kb", NULL), .cpu_s = num(res, "cpu_s", NULL),
         .peak_in_flight = (uint32_t)num(res, "peak_in_flight", NULL),
         .duplicates = (uint64_t)num(stats, "audit", "duplicate_fetches"),
         .throttled = (uint64_t)num(res, "attempts", "429"),
@@ -226,10 +227,11 @@ static int measure_cell(runner_t *r, compare_cell_t *cell) {
 /* The medians and warnings of one cell, and its speedup over the baseline's cell of the same level
  * (or of any level: the baseline runs with concurrency 1 whatever it is asked). */
 static void summarise(compare_report_t *rep, compare_cell_t *cell, const compare_cell_t *seq) {
-    double el[64], ps[64], id[64], p50[64], p99[64], pages[64];
+    double el[64], ps[64], id[64], p50[64], p99[64], pages[64], pcpu[64], kib[64];
     for (uint32_t i = 0; i < cell->nruns; i++) {
         const compare_run_t *run = &cell->runs[i];
         el[i] = run->elapsed_s, ps[i] = run->pages_per_s, id[i] = run->ideal_s;
+        pcpu[i] = compare_run_pages_per_cpu_s(run), kib[i] = compare_run_kib_per_task(run);
         p50[i] = run->p50_ms, p99[i] = run->p99_ms, pages[i] = (double)run->pages;
         if (run->retries > cell->retries) cell->retries = run->retries;
         if (run->failed > cell->failed) cell->failed = run->failed;
@@ -243,6 +245,8 @@ static void summarise(compare_report_t *rep, compare_cell_t *cell, const compare
     compare_stat_of(p50, cell->nruns, &s), cell->p50_ms = s.median;
     compare_stat_of(p99, cell->nruns, &s), cell->p99_ms = s.median;
     compare_stat_of(pages, cell->nruns, &s), cell->pages = (uint64_t)s.median;
+    compare_stat_of(pcpu, cell->nruns, &cell->pages_per_cpu_s);
+    compare_stat_of(kib, cell->nruns, &s), cell->kib_per_task = s.median;
     cell->over_ideal = cell->ideal_s > 0 ? cell->elapsed.median / cell->ideal_s : 0;
     if (seq && seq->elapsed.median > 0 && cell->elapsed.median > 0) {
         double a = seq->elapsed.median, b = cell->elapsed.median;

@@ -2,7 +2,7 @@
  * standard deviation, and outliers by the modified z-score (Iglewicz and Hoaglin: 0.6745 times the
  * distance from the median over the median absolute deviation, above 3.5). With the few runs a
  * comparison makes, the MAD can be tiny, so a run must also be 10% away from the median to count:
- * an "outlier" that moves nothing is not worth a warning. */
+ * an "outlier" that moves nothing is not worth a warning. Also the figures derived from one run. */
 #include "compare/compare.h"
 
 #include <math.h>
@@ -39,4 +39,15 @@ void compare_stat_of(const double *v, size_t n, compare_stat_t *out) {
     for (size_t i = 0; mad > 0 && i < n; i++)
         if (0.6745 * fabs(s[i] - out->median) / mad > 3.5 && fabs(s[i] - out->median) > 0.1 * out->median)
             out->outliers++;
+}
+
+double compare_run_pages_per_cpu_s(const compare_run_t *run) {
+    return run->cpu_s > 0 ? (double)run->pages / run->cpu_s : 0;
+}
+
+/* A crawl's start RSS already holds the process, libcurl and the frontier: what grows past it is what
+ * its tasks in flight (stacks, handles, buffers, worker processes) cost. */
+double compare_run_kib_per_task(const compare_run_t *run) {
+    if (!run->peak_in_flight || run->peak_rss_kb <= run->start_rss_kb) return 0;
+    return (double)(run->peak_rss_kb - run->start_rss_kb) / run->peak_in_flight;
 }

@@ -1,6 +1,8 @@
 /* compare.svg: the comparison as a chart, plain SVG written by hand: no scripts, no external fonts or
  * links, every string escaped, so it renders the same as a file, in an <img>, in a README and inline
- * in report.html. One concurrency level gives horizontal bars, one per model; a sweep gives lines. */
+ * in report.html. One concurrency level gives horizontal bars, one per model, of the figure the
+ * comparison's regime turns on (pages/s; pages per CPU-second; KiB per task in flight); a sweep gives
+ * lines of pages/s. */
 #include "compare/compare.h"
 
 #include "crawl/models/models.h"
@@ -125,22 +127,52 @@ static const char *svg_colour(const compare_report_t *r, const char *model) {
 
 static double finite_or_0(double v) { return isfinite(v) && v > 0 ? v : 0; }
 
-/* Median, min and max pages/s of a cell, min and max over its runs (the stat when it has none). */
-static void cell_rate(const compare_cell_t *c, double *med, double *lo, double *hi) {
-    *med = finite_or_0(c->pages_per_s.median);
-    *lo = c->nruns ? INFINITY : finite_or_0(c->pages_per_s.min);
-    *hi = c->nruns ? 0 : finite_or_0(c->pages_per_s.max);
+/* What the bars show: a figure of each run, its median over a cell's runs, and the ideal, if any. */
+typedef struct svg_metric {
+    const char *title, *axis, *unit;
+    double (*of_run)(const compare_run_t *);
+    double (*median)(const compare_cell_t *);
+    double (*ideal)(const compare_cell_t *); /* NULL: no ideal to draw */
+} svg_metric_t;
+
+static double run_rate(const compare_run_t *run) { return run->pages_per_s; }
+static double cell_rate_median(const compare_cell_t *c) { return c->pages_per_s.median; }
+static double cell_cpu_median(const compare_cell_t *c) { return c->pages_per_cpu_s.median; }
+static double cell_kib_median(const compare_cell_t *c) { return c->kib_per_task; }
+
+static double cell_ideal_rate(const compare_cell_t *c) {
+    return c->ideal_s > 0 && isfinite(c->ideal_s) ? finite_or_0((double)c->pages / c->ideal_s) : 0;
+}
+
+static const svg_metric_t metric_rate = {"Pages per second by model", "pages per second (higher is better)",
+                                         "pages/s", run_rate, cell_rate_median, cell_ideal_rate};
+static const svg_metric_t metric_cpu = {"Pages per CPU-second by model",
+                                        "pages per CPU-second of the crawler (higher is better)", "pages/CPU-s",
+                                        compare_run_pages_per_cpu_s, cell_cpu_median, NULL};
+static const svg_metric_t metric_kib = {"Memory per request in flight",
+                                        "KiB of resident memory per request in flight (lower is better)", "KiB",
+                                        compare_run_kib_per_task, cell_kib_median, NULL};
+
+static const svg_metric_t *svg_metric(const compare_report_t *r) {
+    if (r->cfg.regime == COMPARE_REGIME_CPU) return &metric_cpu;
+    if (r->cfg.regime == COMPARE_REGIME_CONNS) return &metric_kib;
+    return &metric_rate;
+}
+
+/* Median, min and max of a cell's figure, min and max over its runs (the median when it has none). */
+static void cell_rate(const svg_metric_t *m, const compare_cell_t *c, double *med, double *lo, double *hi) {
+    *med = finite_or_0(m->median(c));
+    *lo = c->nruns ? INFINITY : *med;
+    *hi = c->nruns ? 0 : *med;
     for (uint32_t j = 0; j < c->nruns; j++) {
-        double v = finite_or_0(c->runs[j].pages_per_s);
+        double v = finite_or_0(m->of_run(&c->runs[j]));
         if (v < *lo) *lo = v;
         if (v > *hi) *hi = v;
     }
     if (!isfinite(*lo)) *lo = 0;
 }
 
-static double cell_ideal_rate(const compare_cell_t *c) {
-    return c->ideal_s > 0 && isfinite(c->ideal_s) ? finite_or_0((double)c->pages / c->ideal_s) : 0;
-}
+static double cell_ideal(const svg_metric_t *m, const compare_cell_t *c) { return m->ideal ? m->ideal(c) : 0; }
 
 static void svg_open(FILE *f, const compare_report_t *r, int w, int h, const char *title) {
     fprintf(f,
@@ -153,9 +185,11 @@ static void svg_open(FILE *f, const compare_report_t *r, int w, int h, const cha
     /* The subtitle: what was crawled, so the chart still says it when it travels alone. */
     fprintf(
         f,
-        "<text x=\"24\" y=\"50\" fill=\"%s\">median of %u run%s per point &#183; at most %llu pages &#183; "
-        "latency ",
-        MUTED, r->cfg.repeat, r->cfg.repeat == 1 ? "" : "s", (unsigned long long)r->cfg.max_pages);
+        "<text x=\"24\" y=\"50\" fill=\"%s\">median of %u run%s per point &#183; ", MUTED, r->cfg.repeat,
+        r->cfg.repeat == 1 ? "" : "s");
+    if (r->server_pages && r->cfg.max_pages >= r->server_pages) fputs("no cap", f);
+    else fprintf(f, "at most %llu pages", (unsigned long long)r->cfg.max_pages);
+    fputs(" &#183; latency ", f);
     compare__escape(f, r->server_latency[0] ? r->server_latency : "?");
     fputs(" &#183; ", f);
     compare__escape(f, r->url);
@@ -163,7 +197,7 @@ static void svg_open(FILE *f, const compare_report_t *r, int w, int h, const cha
 }
 
 /* The ticks of a linear x axis under the bars, with their grid lines up to the first row. */
-static void bars_axis(FILE *f, double top, double step, int y_top, int y_axis) {
+static void bars_axis(FILE *f, const svg_metric_t *m, double top, double step, int y_top, int y_axis) {
     char num[32];
     for (double v = 0; v <= top + step / 2; v += step) {
         double x = BAR_X0 + (BAR_X1 - BAR_X0) * v / top;
@@ -173,26 +207,29 @@ static void bars_axis(FILE *f, double top, double step, int y_top, int y_axis) {
                 MUTED, svg_num(v, num, sizeof(num)));
     }
     fprintf(f,
-            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">pages per second (higher is "
-            "better)</text>\n",
-            (BAR_X0 + BAR_X1) / 2, y_axis + 34, MUTED);
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%s</text>\n",
+            (BAR_X0 + BAR_X1) / 2, y_axis + 34, MUTED, m->axis);
 }
 
 /* One model's row: the ideal as a pale bar with an edge, the median as a solid bar, the runs' range
  * as a whisker, and the median's value just past whatever ends furthest right of the bar itself. */
-static void bars_row(FILE *f, const compare_report_t *r, const compare_cell_t *c, int y, double top) {
-    double med, lo, hi, ideal = cell_ideal_rate(c), k = (BAR_X1 - BAR_X0) / top;
+static void bars_row(FILE *f, const svg_metric_t *m, const compare_report_t *r, const compare_cell_t *c, int y,
+                     double top) {
+    double med, lo, hi, ideal = cell_ideal(m, c), k = (BAR_X1 - BAR_X0) / top;
     char num[32];
-    cell_rate(c, &med, &lo, &hi);
+    cell_rate(m, c, &med, &lo, &hi);
     const char *col = svg_colour(r, c->model);
     int cy = y + BAR_ROW / 2, by = cy - BAR_H / 2;
     fputs("<g>\n<title>", f);
     compare__escape(f, c->model);
-    fprintf(f, ": median %.1f pages/s, runs %.1f..%.1f, ideal %.1f</title>\n", med, lo, hi, ideal);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-weight=\"600\">", BAR_X0 - 52, cy + 4);
+    fprintf(f, ": median %.1f %s, runs %.1f..%.1f", med, m->unit, lo, hi);
+    fprintf(f, m->ideal ? ", ideal %.1f</title>\n" : "</title>\n", ideal);
+    char lvl[16];
+    int lw = snprintf(lvl, sizeof(lvl), "c=%u", c->concurrency); /* the name ends where this label begins */
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-weight=\"600\">", BAR_X0 - 22 - 7 * lw, cy + 4);
     compare__escape(f, c->model);
-    fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"%s\">c=%u</text>\n", BAR_X0 - 10,
-            cy + 4, MUTED, c->concurrency);
+    fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"%s\">%s</text>\n", BAR_X0 - 10,
+            cy + 4, MUTED, lvl);
     if (ideal > 0)
         fprintf(f,
                 "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" fill-opacity=\"0.16\"/>\n"
@@ -218,15 +255,19 @@ static void bars_row(FILE *f, const compare_report_t *r, const compare_cell_t *c
 }
 
 /* The key under the bars: solid bar, whisker, ideal. */
-static void bars_legend(FILE *f, int y) {
+static void bars_legend(FILE *f, const svg_metric_t *m, int y) {
     fprintf(f,
             "<g fill=\"%s\">\n<rect x=\"%d\" y=\"%d\" width=\"22\" height=\"10\" fill=\"#6e7781\"/>\n"
-            "<text x=\"%d\" y=\"%d\">median pages/s</text>\n",
-            MUTED, BAR_X0, y - 9, BAR_X0 + 28, y);
+            "<text x=\"%d\" y=\"%d\">median %s</text>\n",
+            MUTED, BAR_X0, y - 9, BAR_X0 + 28, y, m->unit);
     fprintf(f,
             "<path d=\"M%d %dv8M%d %dh20M%d %dv8\" stroke=\"%s\" stroke-width=\"1.3\"/>\n"
             "<text x=\"%d\" y=\"%d\">fastest..slowest run</text>\n",
             BAR_X0 + 150, y - 8, BAR_X0 + 150, y - 4, BAR_X0 + 170, y - 8, INK, BAR_X0 + 176, y);
+    if (!m->ideal) {
+        fputs("</g>\n", f);
+        return;
+    }
     fprintf(f,
             "<rect x=\"%d\" y=\"%d\" width=\"22\" height=\"12\" fill=\"#6e7781\" "
             "fill-opacity=\"0.16\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#6e7781\" "
@@ -236,20 +277,21 @@ static void bars_legend(FILE *f, int y) {
 }
 
 static int svg_bars(FILE *f, const compare_report_t *r) {
+    const svg_metric_t *m = svg_metric(r);
     size_t n = r->ncells;
     int y_axis = BAR_TOP + (int)n * BAR_ROW + 4, h = y_axis + 76;
     double max = 0;
     for (size_t i = 0; i < n; i++) {
         double med, lo, hi;
-        cell_rate(&r->cells[i], &med, &lo, &hi);
-        max = fmax(max, fmax(hi, fmax(med, cell_ideal_rate(&r->cells[i]))));
+        cell_rate(m, &r->cells[i], &med, &lo, &hi);
+        max = fmax(max, fmax(hi, fmax(med, cell_ideal(m, &r->cells[i]))));
     }
     double top, step = svg_nice_step(max, 7, &top);
-    svg_open(f, r, SVG_W, h, "Pages per second by model");
-    bars_axis(f, top, step, BAR_TOP - 4, y_axis);
+    svg_open(f, r, SVG_W, h, m->title);
+    bars_axis(f, m, top, step, BAR_TOP - 4, y_axis);
     for (size_t i = 0; i < n; i++)
-        bars_row(f, r, &r->cells[i], BAR_TOP + (int)i * BAR_ROW, top);
-    bars_legend(f, y_axis + 62);
+        bars_row(f, m, r, &r->cells[i], BAR_TOP + (int)i * BAR_ROW, top);
+    bars_legend(f, m, y_axis + 62);
     fputs("</svg>\n", f);
     return ferror(f) ? -1 : 0;
 }
@@ -326,7 +368,7 @@ static void lines_model(FILE *f, const compare_report_t *r, size_t first, int id
     for (size_t i = first; i < r->ncells && np < sizeof(xs) / sizeof(xs[0]); i++) {
         if (strcmp(r->cells[i].model, model)) continue;
         double med, lo, hi;
-        cell_rate(&r->cells[i], &med, &lo, &hi);
+        cell_rate(&metric_rate, &r->cells[i], &med, &lo, &hi);
         xs[np] = line_x(lv, nlv, line_level(r, i)), ys[np] = LINE_Y1 - med * k;
         if (hi > lo)
             fprintf(
@@ -361,7 +403,7 @@ static int svg_lines(FILE *f, const compare_report_t *r) {
     for (size_t i = 0; i < r->ncells; i++) { /* the distinct levels, kept sorted */
         uint32_t l = line_level(r, i), j = 0;
         double med, lo, hi;
-        cell_rate(&r->cells[i], &med, &lo, &hi);
+        cell_rate(&metric_rate, &r->cells[i], &med, &lo, &hi);
         max = fmax(max, hi);
         while (j < nlv && lv[j] < l)
             j++;

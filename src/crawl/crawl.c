@@ -199,6 +199,27 @@ static uint64_t peak_rss_kb(void) {
 
 void crawl_add_rss(crawl_t *c, uint64_t kb) { c->res->peak_rss_kb += kb; }
 
+/* This process's resident set now (/proc/self/statm), in KiB; 0 when unreadable. */
+static uint64_t rss_now_kb(void) {
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+    if (f) fclose(f);
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+}
+
+/* CPU seconds used so far by this process and its reaped children (the processes model's workers,
+ * which it waits for before its run returns). */
+static double cpu_now_s(void) {
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    const struct timeval *t[] = {&self.ru_utime, &self.ru_stime, &kids.ru_utime, &kids.ru_stime};
+    double s = 0;
+    for (size_t i = 0; i < 4; i++) s += (double)t[i]->tv_sec + (double)t[i]->tv_usec / 1e6;
+    return s;
+}
+
 /* Runs the engine between two clock readings, with the progress thread beside it when asked. */
 static int run_engine(const crawl_engine_t *e, crawl_t *c) {
     progress_t p = {.c = c, .lock = PTHREAD_MUTEX_INITIALIZER};
@@ -209,9 +230,13 @@ static int run_engine(const crawl_engine_t *e, crawl_t *c) {
     pthread_cond_init(&p.cond, &ca);
     pthread_condattr_destroy(&ca);
     int with_progress = c->cfg->progress && pthread_create(&th, NULL, progress_main, &p) == 0;
+    /* The engine alone: what setting up the process and the frontier costs is the same for every model. */
+    c->res->start_rss_kb = rss_now_kb();
+    double cpu0 = cpu_now_s();
     uint64_t t0 = clock_now_us();
     int rc = e->run(c);
     c->res->elapsed_s = (double)(clock_now_us() - t0) / 1e6;
+    c->res->cpu_s = cpu_now_s() - cpu0;
     if (with_progress) {
         pthread_mutex_lock(&p.lock);
         p.done = 1;

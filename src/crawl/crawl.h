@@ -55,6 +55,8 @@ typedef struct crawl_result {
     hist_t latency;          /* us, successful attempts, wire time */
     uint32_t peak_in_flight;
     uint64_t peak_rss_kb;
+    uint64_t start_rss_kb;   /* resident when the engine started: peak - start is what its tasks cost */
+    double cpu_s;            /* client CPU (user + system) while the engine ran, its child processes too */
     double ideal_s;          /* the same crawl with zero client CPU (ideal.h); -1: unknown */
     double over_ideal;       /* elapsed_s / ideal_s; -1: unknown */
     int interrupted;         /* stopped early by a signal */

@@ -35,7 +35,10 @@ void crawl_print_table(FILE *f, const crawl_result_t *r) {
     else
         fprintf(f, "ideal        %.3f s (zero client CPU, the server's own times): %.2fx of ideal\n", r->ideal_s,
                 r->over_ideal);
-    fprintf(f, "peak         %u in flight, %.1f MiB RSS\n", r->peak_in_flight, (double)r->peak_rss_kb / 1024.0);
+    fprintf(f, "peak         %u in flight, %.1f MiB RSS (%.1f MiB at the start)\n", r->peak_in_flight,
+            (double)r->peak_rss_kb / 1024.0, (double)r->start_rss_kb / 1024.0);
+    fprintf(f, "cpu          %.3f s (user + system), %.0f pages per CPU-second\n", r->cpu_s,
+            r->cpu_s > 0 ? (double)r->pages / r->cpu_s : 0);
 }
 
 /* Adds key: v to o, where v is a count or a measurement; JSON numbers are doubles, exact for any
@@ -72,6 +75,8 @@ void crawl_print_json(FILE *f, const crawl_result_t *r) {
     cJSON_AddItemToObject(o, "latency_ms", latency_json(&r->latency));
     num(o, "peak_in_flight", r->peak_in_flight);
     num(o, "peak_rss_kb", (double)r->peak_rss_kb);
+    num(o, "start_rss_kb", (double)r->start_rss_kb);
+    num(o, "cpu_s", r->cpu_s);
     if (r->ideal_s < 0) { /* unknown, not guessed */
         cJSON_AddNullToObject(o, "ideal_s");
         cJSON_AddNullToObject(o, "over_ideal");

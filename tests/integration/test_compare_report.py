@@ -6,6 +6,7 @@ must parse as XML, compare.json as JSON, and the report must load nothing from a
 
 Chromium logs plenty at startup (D-Bus, GPU, sandbox); only its CONSOLE lines come from the page, and
 a page without scripts has no business producing any, so every one of them is a failure."""
+import html
 import html.parser
 import json
 import os
@@ -294,6 +295,34 @@ class OneLevel(ReportCase):
             if r.get("rx") and "fill-opacity" not in r.attrib:
                 rgb = bytes.fromhex(r.get("fill").lstrip("#"))
                 self.assertIn(rgb, colours, "bar colour %s not on the screenshot" % r.get("fill"))
+
+
+class Regime(ReportCase):
+    """A regime (--regime cpu, as in the tour): its lesson first, its figure (pages per CPU-second) in
+    the chart and the table, all self-contained."""
+    compare_args = ("--models", ",".join(MODELS), "--regime", "cpu", "--latency", "0ms", "--max-pages", "200",
+                    "--repeat", "1", "--warmup", "0")
+    expect_rows = 3
+
+    def test_json(self):
+        self.check_json()
+        self.assertEqual(self.json["lesson"]["regime"], "cpu")
+        for r in self.json["results"]:
+            self.assertGreater(r["pages_per_cpu_s"]["median"], 0, r)
+
+    def test_svgs_are_xml(self):
+        self.check_svgs_are_xml()
+        root = ET.parse(self.svg_path).getroot()
+        self.assertIn("Pages per CPU-second", "".join(root.find(SVG_NS + "title").itertext()))
+
+    def test_self_contained(self):
+        self.check_self_contained()
+
+    def test_dom_lesson_table_chart_no_console(self):
+        self.check_dom()
+        self.assertIn('<p class="lesson" id="lesson">', self.html)
+        self.assertIn(self.json["lesson"]["text"], html.unescape(self.html))
+        self.assertIn("<th>pg/CPU-s</th>", self.html)
 
 
 class Sweep(ReportCase):
