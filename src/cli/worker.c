@@ -95,9 +95,10 @@ int cli_worker(int argc, char **argv) {
         return CLI_FAIL;
     }
     fprintf(stderr, "crawlbench worker: crawl %s %s: %llu pages, %llu failed, %llu fetched twice, %llu reclaimed, "
-                    "%llu given back, %llu Redis commands, %llu reconnections\n",
+                    "%llu given back, %llu Redis commands in %llu round trips, %llu reconnections\n",
             o.id, st.finished ? "finished" : "stopped", (unsigned long long)st.pages,
             (unsigned long long)st.failed, (unsigned long long)st.duplicates, (unsigned long long)st.reclaimed,
-            (unsigned long long)st.returned, (unsigned long long)st.commands, (unsigned long long)st.reconnects);
+            (unsigned long long)st.returned, (unsigned long long)st.commands, (unsigned long long)st.round_trips,
+            (unsigned long long)st.reconnects);
     return CLI_OK;
 }

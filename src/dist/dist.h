@@ -62,7 +62,7 @@ typedef struct dist_worker_opts {
 } dist_worker_opts_t;
 
 typedef struct dist_worker_stats {
-    uint64_t pages, failed, duplicates, reclaimed, returned, commands, reconnects;
+    uint64_t pages, failed, duplicates, reclaimed, returned, commands, round_trips, reconnects;
     int finished;        /* 1: the crawl ended; 0: stopped early */
 } dist_worker_stats_t;
 
