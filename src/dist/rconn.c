@@ -233,7 +233,7 @@ redisReply *rconn_cmd(rconn_t *c, char *err, int argc, ...) {
     return rconn_argv(c, argc, argv, lens, err);
 }
 
-static int load_script(rconn_t *c, rconn_script_t *s, char *err) {
+int rconn_script_load(rconn_t *c, rconn_script_t *s, char *err) {
     redisReply *r = rconn_cmd(c, err, 3, "SCRIPT", "LOAD", s->src);
     if (!r) return -1;
     int ok = r->type == REDIS_REPLY_STRING && r->len == 40;
@@ -243,20 +243,18 @@ static int load_script(rconn_t *c, rconn_script_t *s, char *err) {
     return ok ? 0 : -1;
 }
 
-/* The argv of a call, malloc'ed (free av; al lies in the same block), or NULL: EVALSHA SHA NKEYS
- * then argv for a script (s), argv itself for a plain command (s NULL). nk holds the key count. */
-static const char **call_argv(const rconn_script_t *s, int nkeys, int argc, const char **argv, const size_t *lens,
-                              size_t **al, char nk[16]) {
-    int h = s ? 3 : 0;
-    const char **av = malloc(((size_t)argc + 3) * (sizeof(*av) + sizeof(**al)));
+const char **rconn_call_argv(const rconn_call_t *k, int *argc, size_t **al, char nk[16]) {
+    int h = k->script ? 3 : 0;
+    const char **av = malloc(((size_t)k->argc + 3) * (sizeof(*av) + sizeof(**al)));
     if (!av) return NULL;
-    *al = (size_t *)(av + argc + 3);
-    if (s) {
-        snprintf(nk, 16, "%d", nkeys);
-        av[0] = "EVALSHA", av[1] = s->sha, av[2] = nk;
+    *al = (size_t *)(av + k->argc + 3);
+    *argc = k->argc + h;
+    if (k->script) {
+        snprintf(nk, 16, "%d", k->nkeys);
+        av[0] = "EVALSHA", av[1] = k->script->sha, av[2] = nk;
         (*al)[0] = 7, (*al)[1] = 40, (*al)[2] = strlen(nk);
     }
-    for (int i = 0; i < argc; i++) av[i + h] = argv[i], (*al)[i + h] = lens ? lens[i] : strlen(argv[i]);
+    for (int i = 0; i < k->argc; i++) av[i + h] = k->argv[i], (*al)[i + h] = k->lens ? k->lens[i] : strlen(k->argv[i]);
     return av;
 }
 
@@ -268,12 +266,14 @@ redisReply *rconn_eval(rconn_t *c, rconn_script_t *s, int nkeys, int argc, const
                        char *err) {
     size_t *al;
     char nk[16];
-    const char **av = call_argv(s, nkeys, argc, argv, lens, &al, nk);
+    int ac;
+    rconn_call_t k = {.script = s, .nkeys = nkeys, .argc = argc, .argv = argv, .lens = lens};
+    const char **av = rconn_call_argv(&k, &ac, &al, nk);
     redisReply *r = NULL;
     if (!av) return snprintf(err, RCONN_ERR_LEN, "out of memory"), NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!s->sha[0] && load_script(c, s, err) < 0) goto done;
-        r = send_raw(c, argc + 3, av, al, err);
+        if (!s->sha[0] && rconn_script_load(c, s, err) < 0) goto done;
+        r = send_raw(c, ac, av, al, err);
         if (!is_noscript(r)) break;
         freeReplyObject(r); /* Redis restarted (or SCRIPT FLUSH): load it again */
         r = NULL;
@@ -330,9 +330,8 @@ int rconn_pipe(rconn_t *c, int n, const rconn_call_t *calls, redisReply **rep, c
     if (n > RCONN_PIPE_MAX) return snprintf(err, RCONN_ERR_LEN, "too many commands in one pipeline"), -1;
     for (int i = 0; i < n; i++) {
         const rconn_call_t *k = &calls[i];
-        if (k->script && !k->script->sha[0] && load_script(c, k->script, err) < 0) goto done;
-        if (!(av[i] = call_argv(k->script, k->nkeys, k->argc, k->argv, k->lens, &al[i], nk[i]))) goto oom;
-        ac[i] = k->argc + (k->script ? 3 : 0);
+        if (k->script && !k->script->sha[0] && rconn_script_load(c, k->script, err) < 0) goto done;
+        if (!(av[i] = rconn_call_argv(k, &ac[i], &al[i], nk[i]))) goto oom;
     }
     if (pipe_raw(c, n, av, al, ac, rep, err) < 0) goto done;
     rc = 0;

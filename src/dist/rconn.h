@@ -63,6 +63,13 @@ typedef struct rconn_call {
 
 #define RCONN_PIPE_MAX 8
 
+/* The command line of a call (EVALSHA SHA NKEYS ... for a script, whose SHA must be known): argv
+ * and its lengths in one malloc'ed block (free the return value only), *argc set, nk the key
+ * count's digits. NULL when out of memory. For the async worker, which sends calls itself. */
+const char **rconn_call_argv(const rconn_call_t *k, int *argc, size_t **al, char nk[16]);
+/* SCRIPT LOAD: fills s->sha. 0, or -1 with err. */
+int rconn_script_load(rconn_t *c, rconn_script_t *s, char *err);
+
 /* Pipelining: writes n (at most RCONN_PIPE_MAX) commands at once and reads their n replies, one
  * round trip for all. Redis runs them in order, so a worker sends the ack of one page and the read
  * of the next together. A dropped connection is re-established and the whole batch sent again once

@@ -200,7 +200,7 @@ static void *fetch_main(void *arg) {
 static void *renew_main(void *arg) {
     thread_ctx_t *t = arg;
     worker_t *w = t->w;
-    uint32_t n = w->o->threads;
+    uint32_t n = w->o->concurrency;
     const char **argv = calloc(n + 2, sizeof(*argv));
     char (*held)[48] = calloc(n, sizeof(*held));
     char err[RCONN_ERR_LEN];
@@ -230,7 +230,7 @@ static int thread_open(worker_t *w, thread_ctx_t *t, uint32_t idx, char *err) {
                         .reclaim = {.src = dist__lua_reclaim}, .renew = {.src = dist__lua_renew},
                         .last_reclaim_us = clock_now_us(), .cursor = "0-0"};
     if (!(t->rc = rconn_open(w->o->url, w->o->retry_us, err, RCONN_ERR_LEN))) return -1;
-    if (idx == w->o->threads) return 0; /* the renewer fetches nothing */
+    if (idx == w->o->concurrency) return 0; /* the renewer fetches nothing */
     /* Jitter from the crawl seed and the thread's number; the pid tells this worker's threads from
      * another worker's on the same crawl. */
     t->f = fetcher_create(&w->meta.spec.fetch, fetch_jitter_seed(w->o->seed ^ (uint64_t)getpid(), idx), err,
@@ -247,7 +247,7 @@ static void thread_close(thread_ctx_t *t) {
 
 /* Starts the fetch threads and the renewer, waits for them, and sums their figures. */
 static int run_threads(worker_t *w, thread_ctx_t *t, char *err) {
-    uint32_t n = w->o->threads, started = 0;
+    uint32_t n = w->o->concurrency, started = 0;
     for (; started <= n; started++) {
         if (thread_open(w, &t[started], started, err) < 0) break;
         if (pthread_create(&t[started].th, NULL, started == n ? renew_main : fetch_main, &t[started]) != 0) {
@@ -276,21 +276,22 @@ static int run_threads(worker_t *w, thread_ctx_t *t, char *err) {
 }
 
 int dist_worker_run(const dist_worker_opts_t *o, dist_worker_stats_t *st, char *err) {
+    if (o->model != DIST_THREADS) return dist_evworker_run(o, st, err);
     worker_t w = {.o = o, .lock = PTHREAD_MUTEX_INITIALIZER};
     pthread_condattr_t ca; /* the renewer's waits are timed on the monotonic clock */
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w.wake, &ca);
     pthread_condattr_destroy(&ca);
-    thread_ctx_t *t = calloc(o->threads + 1, sizeof(*t));
+    thread_ctx_t *t = calloc(o->concurrency + 1, sizeof(*t));
     rconn_t *rc = NULL;
     int ret = -1;
     memset(st, 0, sizeof(*st));
-    if (!t || !(w.entries = calloc(o->threads, sizeof(*w.entries)))) {
+    if (!t || !(w.entries = calloc(o->concurrency, sizeof(*w.entries)))) {
         snprintf(err, DIST_ERR_LEN, "out of memory");
         goto fail;
     }
-    if (!(rc = rconn_open(o->url, o->retry_us, err, DIST_ERR_LEN)) || dist__join(rc, o->id, o->threads, &w.keys, &w.meta, w.name, err) < 0) goto fail;
+    if (!(rc = rconn_open(o->url, o->retry_us, err, DIST_ERR_LEN)) || dist__join(rc, o->id, o->concurrency, &w.keys, &w.meta, w.name, err) < 0) goto fail;
     if (run_threads(&w, t, err) < 0) {
         snprintf(err, DIST_ERR_LEN, "%s", w.err);
         goto fail;
