@@ -65,6 +65,7 @@ struct evw {
     slot_t *slots;
     uint32_t n;
     int taking, starved, idle_round, need_load, finished, stopping, failed;
+    int draining; /* the link is being dropped: send nothing more on it */
     uint32_t waiting, asked;          /* replies outstanding; entries the last read asked for */
     uint64_t cmds, trips, batch, cmds_reported, trips_reported;
     uint64_t last_reclaim_us, last_renew_us, lost_us, redial_us;
@@ -175,7 +176,8 @@ static int usable(evw_t *w, const redisReply *r, const char *what) {
     if (r->type != REDIS_REPLY_ERROR) return 1;
     if (!strncmp(r->str, "NOSCRIPT", 8)) return w->need_load = 1, 0;
     if (!strncmp(r->str, "LOADING", 7)) { /* Redis is reading its AOF: come back when it is done */
-        redisAsyncDisconnect(w->ac);
+        if (w->ac && !w->draining) redisAsyncDisconnect(w->ac); /* once the replies due are in */
+        w->draining = 1;
         return 0;
     }
     char why[200];
@@ -391,6 +393,7 @@ static void dial(evw_t *w) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     w->ac = ac;
+    w->draining = 0;
     const char *auth[] = {"AUTH", u->user[0] ? u->user : u->pass, u->pass}, *ping[] = {"PING"};
     snprintf(db, sizeof(db), "%d", u->db);
     const char *sel[] = {"SELECT", db};
@@ -410,7 +413,7 @@ static int all_free(const evw_t *w) {
 /* Before the loop sleeps: the iteration's batch, one write (see the top), then whether to end. */
 static void flush(loop_t *l, void *data) {
     evw_t *w = data;
-    if (w->ac && !w->failed) {
+    if (w->ac && !w->draining && !w->failed) {
         if (w->need_load) load_scripts(w);
         int acks = 0;
         for (uint32_t i = 0; i < w->n && !w->failed; i++) {

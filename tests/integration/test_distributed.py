@@ -209,19 +209,19 @@ class Exact(unittest.TestCase):
     def test_four_epoll_workers_crawl_10000_pages_exactly(self):
         self.four_workers_crawl_10000_pages_exactly("epoll")
 
-    def sigkilled_worker_and_redis_crash_lose_nothing(self, victim_model, survivor_model):
+    def sigkilled_worker_and_redis_crash_lose_nothing(self, victim_model, survivor_model, pages=2500, kill_at=(300, 800)):
         # 20 ms a page: a worker's threads hold pages nearly all the time, so the SIGKILL lands on
         # pages in flight, which only a lease's expiry gives back.
-        with Redis() as r, Server("--seed", SEED, "--pages", "2500", "--latency", "20ms") as s:
+        with Redis() as r, Server("--seed", SEED, "--pages", str(pages), "--latency", "20ms") as s:
             start = s.get_json("/graph/random")["page_id"]
-            want = reachable(start, 2500)
+            want = reachable(start, pages)
             s.reset()
             c = coordinator(s, r, "crash", start, "--lease", "1s", "--timeout", "500ms", "--retries", "1")
             victim = worker(r, "crash", "-c", "4", "-m", victim_model)
             survivor = worker(r, "crash", "-c", "8", "-m", survivor_model)
-            wait_status(r, "crash", lambda st: st["pages"] >= 300, what="300 pages")
+            wait_status(r, "crash", lambda st: st["pages"] >= kill_at[0], what="%d pages" % kill_at[0])
             victim.kill()
-            wait_status(r, "crash", lambda st: st["pages"] >= 800, what="800 pages")
+            wait_status(r, "crash", lambda st: st["pages"] >= kill_at[1], what="%d pages" % kill_at[1])
             r.kill()  # Redis crashes mid-crawl, and comes back from its append-only file
             r.start()
             res = result_of(c)
@@ -245,7 +245,7 @@ class Exact(unittest.TestCase):
         # Redis restart on its asynchronous connection.
         for victim, survivor in (("async", "epoll"), ("epoll", "async")):
             with self.subTest(victim=victim, survivor=survivor):
-                self.sigkilled_worker_and_redis_crash_lose_nothing(victim, survivor)
+                self.sigkilled_worker_and_redis_crash_lose_nothing(victim, survivor, 1500, (200, 500))
 
     def test_faults_retries_and_the_cap_as_in_local_models(self):
         # The workers fetch through the local engines' fetch path: the same retries, and tallies
@@ -316,10 +316,10 @@ class Sharing(unittest.TestCase):
             audit = s.stats()["audit"]
             self.assertEqual((audit["pages_served"], audit["duplicate_fetches"]), (12, 0))
 
-    def sigterm_finishes_or_returns_the_pages_in_hand(self, model):
-        with Redis() as r, Server("--seed", SEED, "--pages", "800", "--latency", "50ms") as s:
+    def sigterm_finishes_or_returns_the_pages_in_hand(self, model, pages):
+        with Redis() as r, Server("--seed", SEED, "--pages", str(pages), "--latency", "50ms") as s:
             start = s.get_json("/graph/random")["page_id"]
-            want = reachable(start, 800)
+            want = reachable(start, pages)
             s.reset()
             # A long lease: a page left pending would hold the crawl up for a minute.
             c = coordinator(s, r, "term", start, "--lease", "60s")
@@ -352,9 +352,9 @@ class Sharing(unittest.TestCase):
             self.assertEqual(audit["pages_served"], len(want))
 
     def test_sigterm_finishes_or_returns_the_pages_in_hand(self):
-        for model in ("threads", "async", "epoll"):
+        for model, pages in (("threads", 800), ("async", 300), ("epoll", 300)):
             with self.subTest(model=model):
-                self.sigterm_finishes_or_returns_the_pages_in_hand(model)
+                self.sigterm_finishes_or_returns_the_pages_in_hand(model, pages)
 
 
 class BadInput(unittest.TestCase):
