@@ -307,7 +307,9 @@ class Sharing(unittest.TestCase):
         with Redis() as r, Server("--seed", SEED, "--pages", "200", "--latency", "1500ms") as s:
             start = s.get_json("/graph/random")["page_id"]
             c = coordinator(s, r, "slow", start, "--lease", "500ms", "--timeout", "5s", "--max-pages", "12")
-            workers = [worker(r, "slow", "-c", "3") for _ in range(2)]
+            # One worker of each kind: the threads worker's renewer thread and the event worker's
+            # renewal in its loop must each keep the other's reclaims off their pages.
+            workers = [worker(r, "slow", "-c", "3", "-m", m) for m in ("threads", "epoll")]
             res = result_of(c, timeout=60)
             for w in workers:
                 self.assertEqual(w.wait(30), 0, w.stderr())
