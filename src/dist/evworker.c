@@ -489,8 +489,9 @@ static void teardown(evw_t *w) {
     w->ac = NULL;
     for (uint32_t i = 0; w->slots && i < w->n; i++) {
         slot_t *s = &w->slots[i];
+        /* On the wire (only after a failure): take it off. Waiting on its timer, it is not. */
+        if (s->easy && s->state == FETCH && !loop_timer_active(&s->backoff)) curlloop_remove(w->cl, s->easy);
         if (w->loop) loop_timer_stop(w->loop, &s->backoff);
-        if (s->easy && s->state == FETCH) curlloop_remove(w->cl, s->easy); /* only after a failure */
         hconn_free(s->conn);
         if (s->easy) curl_easy_cleanup(s->easy);
         buf_free(&s->r.body);
