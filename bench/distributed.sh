@@ -198,16 +198,18 @@ if want b; then
     BIND=10.77.0.1
     start_server
     start_redis
-    # A Redis round trip from a worker's namespace, and from the root one: 2,000 PINGs each, in ms.
-    rtt() {
-      local t0 t1
+    # A Redis round trip from a worker's namespace (through the relay, if any), and from the root
+    # one, straight to Redis: 2,000 PINGs each, in ms.
+    rtt() { # port [command prefix]
+      local t0 t1 port=$1
+      shift
       t0=$(date +%s%N)
-      "$@" redis-cli -h "$BIND" -p "${WORKER_REDIS_PORT:-$REDIS_PORT}" -a "$REDIS_PASS" --no-auth-warning -r 2000 ping >/dev/null
+      "$@" redis-cli -h "$BIND" -p "$port" -a "$REDIS_PASS" --no-auth-warning -r 2000 ping >/dev/null
       t1=$(date +%s%N)
       awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 2000 / 1e6}'
     }
     case "$NETEM" in none*) start_relay && NETEM="none (no sch_netem); bench/delayrelay.c adds $RTT_MS ms to Redis" ;; esac
-    ping_ms="$(rtt ip netns exec crawlbench-w1) ms from a namespace, $(rtt) ms from the root namespace"
+    ping_ms="$(rtt "${WORKER_REDIS_PORT:-$REDIS_PORT}" ip netns exec crawlbench-w1) ms from a worker's namespace, $(rtt "$REDIS_PORT") ms from the root namespace"
     say ""
     say "b) workers in network namespaces over veth and a bridge; netem round trip added: $NETEM (a Redis PING: $ping_ms)"
     ROWS=()
