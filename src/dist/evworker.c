@@ -355,7 +355,7 @@ static void link_lost(evw_t *w, const char *why) {
     if (!w->lost_us) w->lost_us = now, w->redial_us = 10000;
     if (now - w->lost_us >= w->o->retry_us) {
         char what[160];
-        snprintf(what, sizeof(what), "redis %.100s:%d: ", w->o->url->host, w->o->url->port);
+        snprintf(what, sizeof(what), "cannot reach redis at %.100s:%d: ", w->o->url->host, w->o->url->port);
         return fail(w, what, why);
     }
     if (loop_timer_start(w->loop, &w->redial, w->redial_us, on_redial, w) < 0) return fail(w, "out of memory", "");

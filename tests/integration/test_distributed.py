@@ -362,7 +362,8 @@ class Sharing(unittest.TestCase):
 class BadInput(unittest.TestCase):
     def test_unreachable_redis(self):
         url = "redis://127.0.0.1:%d" % free_port()
-        for args in (("worker", "--redis", url), ("crawl", "--redis", url, "--status", "x"),
+        for args in (("worker", "--redis", url), ("worker", "--redis", url, "-m", "epoll"),
+                     ("crawl", "--redis", url, "--status", "x"),
                      ("crawl", "-m", "distributed", "--redis", url, "--start", "abc")):
             rc, out, err = run_cli(*args)
             self.assertEqual(rc, 1, err)
@@ -374,7 +375,8 @@ class BadInput(unittest.TestCase):
             good = r.url
             for url, why in ((good.replace("s3cret", "wrong"), "refused the login"),
                              (good.replace(":s3cret@", ""), "wants a password")):
-                for args in (("worker", "--redis", url), ("crawl", "--redis", url, "--status", "x")):
+                for args in (("worker", "--redis", url), ("worker", "--redis", url, "-m", "async"),
+                             ("crawl", "--redis", url, "--status", "x")):
                     rc, out, err = run_cli(*args)
                     self.assertEqual(rc, 1, err)
                     self.assertIn(why, err)
