@@ -45,7 +45,7 @@ typedef struct side { /* one socket of a connection, and what waits to be writte
 } side_t;
 
 struct conn {
-    side_t s[2]; /* 0: the client, 1: the target */
+    side_t s[2];     /* 0: the client, 1: the target */
     uint32_t queued; /* chunks in the FIFO that point here */
     int closed;
     conn_t *next_dead; /* closed: freed at the end of the loop iteration once nothing points here */
@@ -61,6 +61,7 @@ typedef struct chunk {
 
 static chunk_t *head, *tail;
 static conn_t *dead;
+static char ev_listen, ev_timer; /* their addresses tell the listener's and the timer's events */
 static int ep, tfd;
 static uint64_t half_us;
 static volatile sig_atomic_t stopping;
@@ -75,7 +76,8 @@ static void arm(void) {
     struct itimerspec it = {0};
     if (head) {
         uint64_t t = head->due_us;
-        it.it_value = (struct timespec){.tv_sec = (time_t)(t / 1000000), .tv_nsec = (long)(t % 1000000) * 1000};
+        it.it_value =
+            (struct timespec){.tv_sec = (time_t)(t / 1000000), .tv_nsec = (long)(t % 1000000) * 1000};
         if (!t) it.it_value.tv_nsec = 1;
     }
     timerfd_settime(tfd, TFD_TIMER_ABSTIME, &it, NULL);
@@ -84,7 +86,8 @@ static void arm(void) {
 /* Closes both sockets; the memory waits for reap(): later events of this iteration point at it. */
 static void conn_close(conn_t *c) {
     if (c->closed) return;
-    for (int i = 0; i < 2; i++) close(c->s[i].fd); /* close() takes them out of the epoll set */
+    for (int i = 0; i < 2; i++)
+        close(c->s[i].fd); /* close() takes them out of the epoll set */
     c->closed = 1;
     c->next_dead = dead;
     dead = c;
@@ -180,8 +183,10 @@ static void on_read(side_t *s) {
         watch(s);
     }
     c->queued++;
-    if (tail) tail->next = k;
-    else head = k;
+    if (tail)
+        tail->next = k;
+    else
+        head = k;
     tail = k;
     if (head == k) arm();
 }
@@ -220,6 +225,21 @@ fail:
     free(c);
 }
 
+/* One socket event: the listener, the timer, or a side of a connection. */
+static void dispatch(const struct epoll_event *ev, int lfd, const struct sockaddr_in *target) {
+    if (ev->data.ptr == &ev_listen) return on_accept(lfd, target);
+    if (ev->data.ptr == &ev_timer) return on_timer();
+    side_t *s = ev->data.ptr;
+    if ((ev->events & EPOLLOUT) && !s->c->closed && flush(s) < 0) conn_close(s->c);
+    if (s->c->closed || !(ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+    if (!s->rd_eof) return on_read(s);
+    if (s->gone) return;
+    epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL); /* hung up after its end of stream: stop hearing of it */
+    s->gone = 1;
+    s->eof_due = 1;
+    flush(s);
+}
+
 static void on_stop(int sig) { (void)sig, stopping = 1; }
 
 static int listen_on(const struct sockaddr_in *addr) {
@@ -249,32 +269,15 @@ int main(int argc, char **argv) {
     int lfd = listen_on(&laddr);
     ep = epoll_create1(EPOLL_CLOEXEC);
     tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (lfd < 0 || ep < 0 || tfd < 0 || add(lfd, &lfd) < 0 || add(tfd, &tfd) < 0) {
+    if (lfd < 0 || ep < 0 || tfd < 0 || add(lfd, &ev_listen) < 0 || add(tfd, &ev_timer) < 0) {
         perror("delayrelay");
         return 1;
     }
     while (!stopping) {
         struct epoll_event ev[64];
         int n = epoll_wait(ep, ev, 64, -1);
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == &lfd) on_accept(lfd, &target);
-            else if (ev[i].data.ptr == &tfd) on_timer();
-            else if (ev[i].events & EPOLLOUT) {
-                side_t *s = ev[i].data.ptr;
-                if (!s->c->closed && flush(s) < 0) conn_close(s->c);
-            }
-            if (ev[i].data.ptr != &lfd && ev[i].data.ptr != &tfd && (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
-                side_t *s = ev[i].data.ptr;
-                if (s->c->closed) continue;
-                if (!s->rd_eof) on_read(s);
-                else if (!s->gone) { /* hung up after its end of stream: stop hearing about it */
-                    epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
-                    s->gone = 1;
-                    s->eof_due = 1;
-                    flush(s);
-                }
-            }
-        }
+        for (int i = 0; i < n; i++)
+            dispatch(&ev[i], lfd, &target);
         reap();
     }
     return 0;

@@ -32,8 +32,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define POLL_US 50000      /* the stop flag, and a starved worker's next read */
-#define BLOCK_MS "200"     /* an idle worker looks at the end and stale leases this often */
+#define POLL_US 50000  /* the stop flag, and a starved worker's next read */
+#define BLOCK_MS "200" /* an idle worker looks at the end and stale leases this often */
 
 enum slot_state { FREE, FETCH, DONE, ACKING, RETURN, RETURNING };
 
@@ -48,7 +48,7 @@ typedef struct slot {
     CURL *easy;    /* async */
     loop_timer_t backoff;
     dist__ack_t ack;
-    int built;     /* ack holds the page's ack (kept to send again after a lost reply) */
+    int built; /* ack holds the page's ack (kept to send again after a lost reply) */
 } slot_t;
 
 struct evw {
@@ -65,8 +65,8 @@ struct evw {
     slot_t *slots;
     uint32_t n;
     int taking, starved, idle_round, need_load, finished, stopping, failed;
-    int draining; /* the link is being dropped: send nothing more on it */
-    uint32_t waiting, asked;          /* replies outstanding; entries the last read asked for */
+    int draining;            /* the link is being dropped: send nothing more on it */
+    uint32_t waiting, asked; /* replies outstanding; entries the last read asked for */
     uint64_t cmds, trips, batch, cmds_reported, trips_reported;
     uint64_t last_reclaim_us, last_renew_us, lost_us, redial_us;
     loop_timer_t tick, redial;
@@ -131,18 +131,16 @@ static void attempt(slot_t *s) {
     }
 }
 
-/* A slot got an entry: fetch it (a bad page id fails at once, as in worker.c), or give it back
- * when stopping. */
+/* A slot got an entry: fetch it (an entry without a page id fails at once, as in worker.c), or
+ * give it back when stopping. */
 static void start_page(slot_t *s) {
-    static const fetch_result_t bad_id = {.outcome = FETCH_ERROR};
     fetch_result_reset(&s->r);
-    s->state = s->w->stopping ? RETURN : FETCH;
-    if (s->state == RETURN) return;
-    if (!s->page[0]) {
-        s->r.outcome = bad_id.outcome;
-        s->state = DONE;
+    if (s->w->stopping || !s->page[0]) {
+        s->r.outcome = FETCH_ERROR;
+        s->state = s->w->stopping ? RETURN : DONE;
         return;
     }
+    s->state = FETCH;
     uint64_t pace = fetch_pace_wait_us(s->w->fo->pace);
     if (!pace) return attempt(s);
     if (loop_timer_start(s->w->loop, &s->backoff, pace, on_backoff, s) < 0) fail(s->w, "out of memory", "");
@@ -195,9 +193,12 @@ static void on_ack(redisAsyncContext *ac, void *reply, void *priv) {
         s->state = DONE; /* sent again with the next batch */
         return;
     }
-    if (!dist__ack_reply(reply)) w->st.duplicates++;
-    else if (!strcmp(s->ack.outcome, "ok")) w->st.pages++;
-    else w->st.failed++;
+    if (!dist__ack_reply(reply))
+        w->st.duplicates++;
+    else if (!strcmp(s->ack.outcome, "ok"))
+        w->st.pages++;
+    else
+        w->st.failed++;
     dist__ack_free(&s->ack);
     s->built = 0;
     s->state = FREE;
@@ -222,7 +223,8 @@ static void on_giveback(redisAsyncContext *ac, void *reply, void *priv) {
         s->state = RETURN;
         return;
     }
-    s->w->st.returned += ((redisReply *)reply)->type == REDIS_REPLY_INTEGER && ((redisReply *)reply)->integer == 1;
+    s->w->st.returned +=
+        ((redisReply *)reply)->type == REDIS_REPLY_INTEGER && ((redisReply *)reply)->integer == 1;
     s->state = FREE;
 }
 
@@ -236,7 +238,8 @@ static void send_giveback(evw_t *w, slot_t *s) {
 static uint32_t fill(evw_t *w, const redisReply *list) {
     uint32_t got = 0, i = 0;
     for (size_t e = 0; list && list->type == REDIS_REPLY_ARRAY && e < list->elements; e++) {
-        while (i < w->n && w->slots[i].state != FREE) i++;
+        while (i < w->n && w->slots[i].state != FREE)
+            i++;
         if (i == w->n) break; /* cannot happen: a take asks for no more than the free slots */
         slot_t *s = &w->slots[i];
         if (dist__read_entry(list->element[e], s->entry, s->page) < 0) continue;
@@ -252,11 +255,13 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv) {
     w->taking = 0;
     if (usable(w, r, "XREADGROUP") != 1) return;
     const redisReply *list = r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2
-                                 ? r->element[0]->element[1] : NULL;
+                                 ? r->element[0]->element[1]
+                                 : NULL;
     uint32_t got = fill(w, list);
     w->starved = got < w->asked; /* short: ask again with the next acks, or after POLL_US */
     int all_free = 1;
-    for (uint32_t i = 0; i < w->n; i++) all_free &= w->slots[i].state == FREE;
+    for (uint32_t i = 0; i < w->n; i++)
+        all_free &= w->slots[i].state == FREE;
     w->idle_round = all_free && got == 0;
 }
 
@@ -276,7 +281,8 @@ static void on_reclaim(redisAsyncContext *ac, void *reply, void *priv) {
 static void on_state(redisAsyncContext *ac, void *reply, void *priv) {
     evw_t *w = priv;
     const redisReply *r = reply;
-    if (usable(w, r, "HGET") == 1 && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "done")) w->finished = 1;
+    if (usable(w, r, "HGET") == 1 && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "done"))
+        w->finished = 1;
 }
 
 static void on_plain(redisAsyncContext *ac, void *reply, void *priv) { usable(priv, reply, "command"); }
@@ -294,7 +300,8 @@ static void send_reclaim(evw_t *w, uint32_t nfree) {
  * reclaim (orphans must not wait for the end); else a read, blocking only when no page is held. */
 static void take(evw_t *w) {
     uint32_t nfree = 0;
-    for (uint32_t i = 0; i < w->n; i++) nfree += w->slots[i].state == FREE;
+    for (uint32_t i = 0; i < w->n; i++)
+        nfree += w->slots[i].state == FREE;
     if (w->taking || w->stopping || w->finished || !nfree || (nfree < w->n && w->starved)) return;
     if (w->idle_round) {
         const char *argv[] = {"HGET", w->keys.meta, "state"};
@@ -305,8 +312,8 @@ static void take(evw_t *w) {
     if (clock_now_us() - w->last_reclaim_us > w->meta.spec.lease_ms * 500) return send_reclaim(w, nfree);
     char count[16];
     snprintf(count, sizeof(count), "%" PRIu32, nfree);
-    const char *argv[] = {"XREADGROUP", "GROUP", DIST__GROUP, w->name, "COUNT", count, "BLOCK", BLOCK_MS,
-                          "STREAMS", w->keys.stream, ">"};
+    const char *argv[] = {"XREADGROUP", "GROUP",  DIST__GROUP, w->name,        "COUNT", count,
+                          "BLOCK",      BLOCK_MS, "STREAMS",   w->keys.stream, ">"};
     int block = nfree == w->n;
     if (!block) argv[6] = "STREAMS", argv[7] = w->keys.stream, argv[8] = ">";
     if (send_cmd(w, on_read, w, block ? 11 : 9, argv) == 0) w->taking = 1, w->asked = nfree;
@@ -323,7 +330,9 @@ static void renew(evw_t *w) {
     argv[m++] = w->keys.stream, argv[m++] = w->name;
     for (uint32_t i = 0; i < w->n; i++)
         if (w->slots[i].state != FREE) argv[m++] = w->slots[i].entry;
-    if (m > 2) send_call(w, on_plain, w, &(rconn_call_t){.script = &w->scripts[S_RENEW], .nkeys = 1, .argc = m, .argv = argv});
+    if (m > 2)
+        send_call(w, on_plain, w,
+                  &(rconn_call_t){.script = &w->scripts[S_RENEW], .nkeys = 1, .argc = m, .argv = argv});
     free(argv);
 }
 
@@ -358,7 +367,8 @@ static void link_lost(evw_t *w, const char *why) {
         snprintf(what, sizeof(what), "cannot reach redis at %.100s:%d: ", w->o->url->host, w->o->url->port);
         return fail(w, what, why);
     }
-    if (loop_timer_start(w->loop, &w->redial, w->redial_us, on_redial, w) < 0) return fail(w, "out of memory", "");
+    if (loop_timer_start(w->loop, &w->redial, w->redial_us, on_redial, w) < 0)
+        return fail(w, "out of memory", "");
     w->redial_us = w->redial_us * 2 > 1000000 ? 1000000 : w->redial_us * 2;
 }
 
@@ -397,7 +407,8 @@ static void dial(evw_t *w) {
     const char *auth[] = {"AUTH", u->user[0] ? u->user : u->pass, u->pass}, *ping[] = {"PING"};
     snprintf(db, sizeof(db), "%d", u->db);
     const char *sel[] = {"SELECT", db};
-    if (u->pass[0] ? send_cmd(w, on_login, w, u->user[0] ? 3 : 2, auth) : send_cmd(w, on_login, w, 1, ping)) return;
+    if (u->pass[0] ? send_cmd(w, on_login, w, u->user[0] ? 3 : 2, auth) : send_cmd(w, on_login, w, 1, ping))
+        return;
     if (u->db && send_cmd(w, on_plain, w, 2, sel)) return;
     w->need_load = 1;
 }
@@ -418,8 +429,10 @@ static void flush(loop_t *l, void *data) {
         int acks = 0;
         for (uint32_t i = 0; i < w->n && !w->failed; i++) {
             slot_t *s = &w->slots[i];
-            if (s->state == DONE) send_ack(w, s), acks++;
-            else if (s->state == RETURN) send_giveback(w, s);
+            if (s->state == DONE)
+                send_ack(w, s), acks++;
+            else if (s->state == RETURN)
+                send_giveback(w, s);
         }
         if (acks) w->starved = 0; /* the acks may add links, and the read goes after them */
         if (!w->failed) take(w);
@@ -449,7 +462,8 @@ static int64_t on_tick(loop_t *l, void *data) {
 /* The slots and their HTTP clients: a connection each (epoll), or an easy handle each (async). */
 static int setup_slots(evw_t *w, char *err) {
     int epoll = w->o->model == DIST_EPOLL;
-    if (!(w->slots = calloc(w->n, sizeof(*w->slots)))) return snprintf(err, DIST_ERR_LEN, "out of memory"), -1;
+    if (!(w->slots = calloc(w->n, sizeof(*w->slots))))
+        return snprintf(err, DIST_ERR_LEN, "out of memory"), -1;
     if (epoll && hconn_target_parse(&w->target, w->fo->base_url, err, DIST_ERR_LEN) < 0) return -1;
     if (!epoll && !(w->cl = curlloop_create(w->loop, w->n, on_curl, w, err, DIST_ERR_LEN))) return -1;
     for (uint32_t i = 0; i < w->n; i++) {
@@ -465,7 +479,8 @@ static int setup_slots(evw_t *w, char *err) {
 /* Joins the crawl and loads the scripts on a blocking connection first, so that a Redis that
  * cannot be used is a clear error at once; the loop's own connection follows. */
 static int setup(evw_t *w, char *err) {
-    static const char *const *src[4] = {&dist__lua_ack, &dist__lua_giveback, &dist__lua_reclaim, &dist__lua_renew};
+    static const char *const *src[4] = {&dist__lua_ack, &dist__lua_giveback, &dist__lua_reclaim,
+                                        &dist__lua_renew};
     rconn_t *rc = rconn_open(w->o->url, 0, err, DIST_ERR_LEN);
     int ok = rc && dist__join(rc, w->o->id, w->n, &w->keys, &w->meta, w->name, err) == 0;
     for (int i = 0; ok && i < 4; i++) {
@@ -507,7 +522,10 @@ int dist_evworker_run(const dist_worker_opts_t *o, dist_worker_stats_t *st, char
     int ret = -1;
     memset(st, 0, sizeof(*st));
     if (!w) return snprintf(err, DIST_ERR_LEN, "out of memory"), -1;
-    *w = (evw_t){.o = o, .n = o->concurrency, .cursor = "0-0", .last_reclaim_us = clock_now_us(),
+    *w = (evw_t){.o = o,
+                 .n = o->concurrency,
+                 .cursor = "0-0",
+                 .last_reclaim_us = clock_now_us(),
                  .last_renew_us = clock_now_us()};
     rng_seed(&w->rng, fetch_jitter_seed(o->seed ^ (uint64_t)getpid(), 0));
     if (setup(w, err) < 0) goto done;

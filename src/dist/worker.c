@@ -73,7 +73,8 @@ static int reclaimed(thread_ctx_t *t, const redisReply *r, char *entry, char *pa
         r->element[0]->len < sizeof(t->cursor)) {
         memcpy(t->cursor, r->element[0]->str, r->element[0]->len + 1); /* "0-0" after a full pass */
         const redisReply *list = r->element[1];
-        got = list->type == REDIS_REPLY_ARRAY && list->elements > 0 && dist__read_entry(list->element[0], entry, page) == 0;
+        got = list->type == REDIS_REPLY_ARRAY && list->elements > 0 &&
+              dist__read_entry(list->element[0], entry, page) == 0;
     }
     if (got) t->st.reclaimed++;
     return got;
@@ -291,7 +292,9 @@ int dist_worker_run(const dist_worker_opts_t *o, dist_worker_stats_t *st, char *
         snprintf(err, DIST_ERR_LEN, "out of memory");
         goto fail;
     }
-    if (!(rc = rconn_open(o->url, o->retry_us, err, DIST_ERR_LEN)) || dist__join(rc, o->id, o->concurrency, &w.keys, &w.meta, w.name, err) < 0) goto fail;
+    if (!(rc = rconn_open(o->url, o->retry_us, err, DIST_ERR_LEN)) ||
+        dist__join(rc, o->id, o->concurrency, &w.keys, &w.meta, w.name, err) < 0)
+        goto fail;
     if (run_threads(&w, t, err) < 0) {
         snprintf(err, DIST_ERR_LEN, "%s", w.err);
         goto fail;

@@ -35,8 +35,10 @@ static void del_write(void *p) { set_mask(p, ((redisloop_t *)p)->mask & ~LOOP_WR
 static void cleanup(void *p) {
     redisloop_t *e = p;
     loop_del_fd(e->loop, e->fd);
-    if (e->in_cb) e->dead = 1;
-    else free(e);
+    if (e->in_cb)
+        e->dead = 1;
+    else
+        free(e);
 }
 
 int redisloop_attach(loop_t *l, redisAsyncContext *ac) {
