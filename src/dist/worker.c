@@ -1,8 +1,9 @@
 /* A worker of a distributed crawl: N fetch threads, each with its own Redis connection and its own
  * libcurl handle, take entries from the crawl's stream, fetch them with the local engines' fetch
- * path and retry policy (crawl/fetch.h), and hand each back through the ack script; one more thread
- * renews the leases of the pages in hand. The whole process is one consumer of the group, named
- * HOST:PID, so its pending entries are its pages in flight and nothing else.
+ * path and retry policy (crawl/fetch.h), and hand each back through the ack script, pipelined with
+ * the read of the next entry (one round trip a page); one more thread renews the leases of the
+ * pages in hand. The whole process is one consumer of the group, named HOST:PID, so its pending
+ * entries are its pages in flight and nothing else. --model threads; async and epoll: evworker.c.
  *
  * Stopping (SIGTERM): each thread lets its current attempt end; a page with a final answer is
  * acknowledged as usual, a page that would have been retried is given back to the stream. */
