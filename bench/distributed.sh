@@ -7,6 +7,9 @@
 #   b) the same crawl with the workers in separate network namespaces (veth pairs to a bridge in
 #      the root namespace, where Redis and the server run), tc netem adding RTT_MS of round trip
 #      on each worker's link: what crossing a network costs per page. Needs root; skipped without.
+#      A kernel without sch_netem gets the round trip from bench/delayrelay.c instead: the workers
+#      reach Redis through a TCP relay that holds each chunk RTT_MS/2 each way (Redis only; the
+#      demo server's traffic is not delayed then).
 # The server runs with --threads 1 pinned to CPU 0; Redis, workers and crawlers are pinned to
 # CPU 1. Each row runs REPS times, alternating, and reports median [min..max]. Raw output goes to
 # $CRAWLBENCH_DIST_DIR (default /tmp/crawlbench-dist), the summary to summary.txt there. Every
@@ -21,6 +24,7 @@ bench_options "a b" "$@"
 
 if [ "$QUICK" -eq 1 ]; then REPS=1 PAGES=2000; else REPS=3 PAGES=10000; fi
 THREADS=32        # threads (pages in flight) per worker; local models get workers x THREADS
+WORKER_MODEL=threads  # the workers' --model; the epoll rows of section a set it per row
 LATENCY=50ms
 RTT_MS=1          # section b: added round trip between a worker and Redis (0.5 ms each way)
 SEED=42
@@ -87,7 +91,8 @@ dist_crawl() { # workers
   for i in $(seq "$1"); do
     ns=()
     [ -n "${NS_PREFIX:-}" ] && ns=(ip netns exec "$NS_PREFIX$i")
-    "${ns[@]}" taskset -c 1 "$BIN" worker --redis "$REDIS" --crawl-id "$id" -c "$THREADS" 2>>"$OUT/worker.err" &
+    "${ns[@]}" taskset -c 1 "$BIN" worker --redis "${WORKER_REDIS:-$REDIS}" --crawl-id "$id" -c "$THREADS" \
+      -m "$WORKER_MODEL" 2>>"$OUT/worker.err" &
     pids+=($!)
     STARTED+=($!)
   done
@@ -137,8 +142,8 @@ if want a; then
   ROWS=()
   for n in 1 2 4; do
     c=$((n * THREADS))
-    ROWS+=("distributed ${n}x$THREADS:dist_crawl $n" "epoll -c $c:local_crawl epoll $c" "async -c $c:local_crawl async $c"
-           "threads -c $c:local_crawl threads $c")
+    ROWS+=("distributed ${n}x$THREADS:dist_crawl $n" "distributed epoll ${n}x$THREADS:WORKER_MODEL=epoll dist_crawl $n"
+           "epoll -c $c:local_crawl epoll $c" "async -c $c:local_crawl async $c" "threads -c $c:local_crawl threads $c")
   done
   series "a) --latency $LATENCY, $PAGES pages: pages/s, median [min..max] of $REPS"
 fi
@@ -162,6 +167,19 @@ ns_setup() { # n: namespaces crawlbench-w1..n, each with a veth to bridge cbr0 (
       NETEM="none (this kernel has no sch_netem)"
   done
 }
+# The user-space round trip: bench/delayrelay.c between the workers and Redis (sets WORKER_REDIS).
+start_relay() {
+  mkdir -p build/bench
+  ${CC:-cc} -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -o build/bench/delayrelay bench/delayrelay.c ||
+    die "cannot build bench/delayrelay.c"
+  taskset -c 1 build/bench/delayrelay "$BIND:0" "$BIND:$REDIS_PORT" "$(awk -v r="$RTT_MS" 'BEGIN {printf "%d", r * 1000}')" >"$OUT/relay.out" \
+    2>"$OUT/relay.err" &
+  STARTED+=($!)
+  for _ in $(seq 100); do grep -q listening "$OUT/relay.out" && break; sleep 0.1; done
+  WORKER_REDIS_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$OUT/relay.out")
+  [ -n "$WORKER_REDIS_PORT" ] || die "the relay did not start: $(cat "$OUT/relay.err")"
+  WORKER_REDIS="redis://:$REDIS_PASS@$BIND:$WORKER_REDIS_PORT"
+}
 ns_cleanup() {
   local n
   for n in "${NETNS[@]}"; do
@@ -180,15 +198,18 @@ if want b; then
     BIND=10.77.0.1
     start_server
     start_redis
-    # A Redis round trip from a worker's namespace, and from the root one: 2,000 PINGs each, in ms.
-    rtt() {
-      local t0 t1
+    # A Redis round trip from a worker's namespace (through the relay, if any), and from the root
+    # one, straight to Redis: 2,000 PINGs each, in ms.
+    rtt() { # port [command prefix]
+      local t0 t1 port=$1
+      shift
       t0=$(date +%s%N)
-      "$@" redis-cli -h "$BIND" -p "$REDIS_PORT" -a "$REDIS_PASS" --no-auth-warning -r 2000 ping >/dev/null
+      "$@" redis-cli -h "$BIND" -p "$port" -a "$REDIS_PASS" --no-auth-warning -r 2000 ping >/dev/null
       t1=$(date +%s%N)
       awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 2000 / 1e6}'
     }
-    ping_ms="$(rtt ip netns exec crawlbench-w1) ms from a namespace, $(rtt) ms from the root namespace"
+    case "$NETEM" in none*) start_relay && NETEM="none (no sch_netem); bench/delayrelay.c adds $RTT_MS ms to Redis" ;; esac
+    ping_ms="$(rtt "${WORKER_REDIS_PORT:-$REDIS_PORT}" ip netns exec crawlbench-w1) ms from a worker's namespace, $(rtt "$REDIS_PORT") ms from the root namespace"
     say ""
     say "b) workers in network namespaces over veth and a bridge; netem round trip added: $NETEM (a Redis PING: $ping_ms)"
     ROWS=()

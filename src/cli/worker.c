@@ -26,13 +26,19 @@ static void print_usage(FILE *f) {
           "\n"
           "      --redis URL         redis://[:PASSWORD@]HOST[:PORT][/DB] (required)\n"
           "      --crawl-id NAME     the crawl to join (default 'default')\n"
-          "  -c, --concurrency N     pages fetched at once: threads, one Redis connection each (default 8)\n"
-          "  -m, --model threads     how the worker is concurrent (only threads for now)\n"
+          "  -c, --concurrency N     pages fetched at once (default 8)\n"
+          "  -m, --model MODEL       how the worker is concurrent (default threads):\n"
+          "                            threads  a thread a page, each its own Redis connection and libcurl handle\n"
+          "                            async    one thread, one event loop: libcurl's multi interface, and one\n"
+          "                                     asynchronous Redis connection\n"
+          "                            epoll    the same loop with the project's own HTTP client, no libcurl\n"
           "      --reconnect-for DUR keep reconnecting this long when Redis goes away (default 60s)\n"
           "      --seed N            seed for the retry jitter (default: the process id)\n"
           "\n"
-          "SIGTERM or Ctrl-C: each thread ends its current attempt, acknowledges a page with a final\n"
-          "answer and gives back one that would be retried, then the worker exits.\n"
+          "A page costs one Redis round trip: its acknowledgement travels with the read of the next\n"
+          "(async and epoll: with every page done in the same loop iteration).\n"
+          "SIGTERM or Ctrl-C: attempts on the wire end, a page with a final answer is acknowledged and\n"
+          "one that would be retried is given back, then the worker exits.\n"
           "Exit codes: 0 the crawl is finished, or the worker was stopped; 1 runtime failure (Redis\n"
           "unreachable, login refused, no such crawl, keys of another program); 2 usage error.\n",
           f);
@@ -58,8 +64,13 @@ static int apply(dist_worker_opts_t *o, rconn_url_t *url, int opt, const char *v
     case OPT_ID:
         o->id = v;
         return dist_id_valid(v) ? 0 : cli_usage_error("worker", "'%s' is not a crawl id (1-64 of A-Za-z0-9._-)", v);
-    case 'c': if (cli_parse_u64("--concurrency", v, 1, 4096, &n)) return CLI_USAGE; o->threads = (uint32_t)n; return 0;
-    case 'm': return strcmp(v, "threads") ? cli_usage_error("worker", "model '%s': only 'threads' is built", v) : 0;
+    case 'c': if (cli_parse_u64("--concurrency", v, 1, 4096, &n)) return CLI_USAGE; o->concurrency = (uint32_t)n; return 0;
+    case 'm':
+        if (!strcmp(v, "threads")) o->model = DIST_THREADS;
+        else if (!strcmp(v, "async")) o->model = DIST_ASYNC;
+        else if (!strcmp(v, "epoll")) o->model = DIST_EPOLL;
+        else return cli_usage_error("worker", "model '%s': one of threads, async, epoll", v);
+        return 0;
     case OPT_RECONNECT:
         if (units_duration_parse(v, strlen(v), &o->retry_us, err, sizeof(err)) < 0)
             return cli_usage_error("worker", "--reconnect-for: %s", err);
@@ -71,7 +82,7 @@ static int apply(dist_worker_opts_t *o, rconn_url_t *url, int opt, const char *v
 
 int cli_worker(int argc, char **argv) {
     rconn_url_t url;
-    dist_worker_opts_t o = {.id = "default", .threads = 8, .retry_us = 60000000, .seed = (uint64_t)getpid()};
+    dist_worker_opts_t o = {.id = "default", .concurrency = 8, .retry_us = 60000000, .seed = (uint64_t)getpid()};
     int opt, rc;
     optind = 1;
     opterr = 0;
@@ -95,9 +106,10 @@ int cli_worker(int argc, char **argv) {
         return CLI_FAIL;
     }
     fprintf(stderr, "crawlbench worker: crawl %s %s: %llu pages, %llu failed, %llu fetched twice, %llu reclaimed, "
-                    "%llu given back, %llu Redis commands, %llu reconnections\n",
+                    "%llu given back, %llu Redis commands in %llu round trips, %llu reconnections\n",
             o.id, st.finished ? "finished" : "stopped", (unsigned long long)st.pages,
             (unsigned long long)st.failed, (unsigned long long)st.duplicates, (unsigned long long)st.reclaimed,
-            (unsigned long long)st.returned, (unsigned long long)st.commands, (unsigned long long)st.reconnects);
+            (unsigned long long)st.returned, (unsigned long long)st.commands, (unsigned long long)st.round_trips,
+            (unsigned long long)st.reconnects);
     return CLI_OK;
 }

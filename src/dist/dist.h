@@ -52,21 +52,30 @@ int dist_print_status(rconn_t *c, const char *id, int json, FILE *f, char *err);
  * figures: per worker, reclaimed and duplicate fetches, Redis commands per page. */
 int dist_print_result(rconn_t *c, const char *id, int json, FILE *f, char *err);
 
+/* How a worker is concurrent. threads: a thread per page in flight, each with its own blocking
+ * Redis connection and libcurl handle (worker.c). async and epoll: one thread, one event loop, one
+ * asynchronous Redis connection, pages fetched through libcurl's multi interface (async) or the
+ * project's own HTTP client (epoll), as the local models of those names (evworker.c). */
+typedef enum dist_model { DIST_THREADS, DIST_ASYNC, DIST_EPOLL } dist_model_t;
+
 typedef struct dist_worker_opts {
     const rconn_url_t *url;
     const char *id;
-    uint32_t threads;    /* pages fetched at once, one Redis connection each */
+    dist_model_t model;
+    uint32_t concurrency; /* pages fetched at once */
     uint64_t seed;       /* backoff jitter */
     uint64_t retry_us;   /* how long to keep reconnecting to a Redis that went away */
     atomic_int *stop;    /* set by SIGTERM/SIGINT: finish or give back the pages in hand, leave */
 } dist_worker_opts_t;
 
 typedef struct dist_worker_stats {
-    uint64_t pages, failed, duplicates, reclaimed, returned, commands, reconnects;
+    uint64_t pages, failed, duplicates, reclaimed, returned, commands, round_trips, reconnects;
     int finished;        /* 1: the crawl ended; 0: stopped early */
 } dist_worker_stats_t;
 
 /* Joins crawl o->id and fetches its pages until it ends or *o->stop is set. */
 int dist_worker_run(const dist_worker_opts_t *o, dist_worker_stats_t *st, char *err);
+/* The same for the models async and epoll (dist_worker_run hands them over). */
+int dist_evworker_run(const dist_worker_opts_t *o, dist_worker_stats_t *st, char *err);
 
 #endif

@@ -19,7 +19,7 @@ struct rconn {
     redisContext *ctx;
     rconn_url_t url;
     uint64_t retry_us;
-    uint64_t commands, reconnects;
+    uint64_t commands, round_trips, reconnects;
 };
 
 /* ---- URL ---- */
@@ -187,6 +187,7 @@ void rconn_close(rconn_t *c) {
 }
 
 uint64_t rconn_commands(const rconn_t *c) { return c->commands; }
+uint64_t rconn_round_trips(const rconn_t *c) { return c->round_trips; }
 uint64_t rconn_reconnects(const rconn_t *c) { return c->reconnects; }
 
 /* ---- commands ---- */
@@ -195,7 +196,7 @@ uint64_t rconn_reconnects(const rconn_t *c) { return c->reconnects; }
 static redisReply *send_raw(rconn_t *c, int argc, const char **argv, const size_t *lens, char *err) {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!c->ctx && !(c->ctx = connect_retrying(&c->url, c->retry_us, err, RCONN_ERR_LEN))) return NULL;
-        c->commands++;
+        c->commands++, c->round_trips++;
         redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
         if (r) return r;
         snprintf(err, RCONN_ERR_LEN, "redis %.100s:%d: %.120s", c->url.host, c->url.port, c->ctx->errstr);
@@ -232,7 +233,7 @@ redisReply *rconn_cmd(rconn_t *c, char *err, int argc, ...) {
     return rconn_argv(c, argc, argv, lens, err);
 }
 
-static int load_script(rconn_t *c, rconn_script_t *s, char *err) {
+int rconn_script_load(rconn_t *c, rconn_script_t *s, char *err) {
     redisReply *r = rconn_cmd(c, err, 3, "SCRIPT", "LOAD", s->src);
     if (!r) return -1;
     int ok = r->type == REDIS_REPLY_STRING && r->len == 40;
@@ -242,24 +243,38 @@ static int load_script(rconn_t *c, rconn_script_t *s, char *err) {
     return ok ? 0 : -1;
 }
 
+const char **rconn_call_argv(const rconn_call_t *k, int *argc, size_t **al, char nk[16]) {
+    int h = k->script ? 3 : 0;
+    const char **av = malloc(((size_t)k->argc + 3) * (sizeof(*av) + sizeof(**al)));
+    if (!av) return NULL;
+    *al = (size_t *)(av + k->argc + 3);
+    *argc = k->argc + h;
+    if (k->script) {
+        snprintf(nk, 16, "%d", k->nkeys);
+        av[0] = "EVALSHA", av[1] = k->script->sha, av[2] = nk;
+        (*al)[0] = 7, (*al)[1] = 40, (*al)[2] = strlen(nk);
+    }
+    for (int i = 0; i < k->argc; i++) av[i + h] = k->argv[i], (*al)[i + h] = k->lens ? k->lens[i] : strlen(k->argv[i]);
+    return av;
+}
+
+static int is_noscript(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
 redisReply *rconn_eval(rconn_t *c, rconn_script_t *s, int nkeys, int argc, const char **argv, const size_t *lens,
                        char *err) {
-    const char **av = malloc(((size_t)argc + 3) * sizeof(*av));
-    size_t *al = malloc(((size_t)argc + 3) * sizeof(*al));
-    redisReply *r = NULL;
+    size_t *al;
     char nk[16];
-    if (!av || !al) {
-        snprintf(err, RCONN_ERR_LEN, "out of memory");
-        goto done;
-    }
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    av[0] = "EVALSHA", av[1] = s->sha, av[2] = nk;
-    al[0] = 7, al[1] = 40, al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) av[i + 3] = argv[i], al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+    int ac;
+    rconn_call_t k = {.script = s, .nkeys = nkeys, .argc = argc, .argv = argv, .lens = lens};
+    const char **av = rconn_call_argv(&k, &ac, &al, nk);
+    redisReply *r = NULL;
+    if (!av) return snprintf(err, RCONN_ERR_LEN, "out of memory"), NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!s->sha[0] && load_script(c, s, err) < 0) goto done;
-        r = send_raw(c, argc + 3, av, al, err);
-        if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0) break;
+        if (!s->sha[0] && rconn_script_load(c, s, err) < 0) goto done;
+        r = send_raw(c, ac, av, al, err);
+        if (!is_noscript(r)) break;
         freeReplyObject(r); /* Redis restarted (or SCRIPT FLUSH): load it again */
         r = NULL;
         s->sha[0] = '\0';
@@ -268,6 +283,74 @@ redisReply *rconn_eval(rconn_t *c, rconn_script_t *s, int nkeys, int argc, const
     r = check(r, "script", err);
 done:
     free(av);
-    free(al);
     return r;
+}
+
+/* ---- pipelines ---- */
+
+static void free_replies(int n, redisReply **rep) {
+    for (int i = 0; i < n; i++) {
+        if (rep[i]) freeReplyObject(rep[i]);
+        rep[i] = NULL;
+    }
+}
+
+/* Writes the n commands in one go and reads the n replies: one round trip. 0, or -1 (link lost). */
+static int pipe_once(rconn_t *c, int n, const char ***av, size_t **al, const int *ac, redisReply **rep, char *err) {
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c->ctx, ac[i], av[i], al[i]) != REDIS_OK) goto lost;
+    c->commands += (uint64_t)n, c->round_trips++;
+    for (int i = 0; i < n; i++)
+        if (redisGetReply(c->ctx, (void **)&rep[i]) != REDIS_OK) goto lost;
+    return 0;
+lost:
+    snprintf(err, RCONN_ERR_LEN, "redis %.100s:%d: %.120s", c->url.host, c->url.port, c->ctx->errstr);
+    free_replies(n, rep);
+    redisFree(c->ctx);
+    c->ctx = NULL;
+    c->reconnects++;
+    return -1;
+}
+
+/* Sends once; on a dropped link reconnects and sends the whole batch once more (like send_raw). */
+static int pipe_raw(rconn_t *c, int n, const char ***av, size_t **al, const int *ac, redisReply **rep, char *err) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!c->ctx && !(c->ctx = connect_retrying(&c->url, c->retry_us, err, RCONN_ERR_LEN))) return -1;
+        if (pipe_once(c, n, av, al, ac, rep, err) == 0) return 0;
+    }
+    return -1;
+}
+
+int rconn_pipe(rconn_t *c, int n, const rconn_call_t *calls, redisReply **rep, char *err) {
+    const char **av[RCONN_PIPE_MAX] = {0};
+    size_t *al[RCONN_PIPE_MAX];
+    int ac[RCONN_PIPE_MAX], rc = -1;
+    char nk[RCONN_PIPE_MAX][16];
+    memset(rep, 0, (size_t)n * sizeof(*rep));
+    if (n > RCONN_PIPE_MAX) return snprintf(err, RCONN_ERR_LEN, "too many commands in one pipeline"), -1;
+    for (int i = 0; i < n; i++) {
+        const rconn_call_t *k = &calls[i];
+        if (k->script && !k->script->sha[0] && rconn_script_load(c, k->script, err) < 0) goto done;
+        if (!(av[i] = rconn_call_argv(k, &ac[i], &al[i], nk[i]))) goto oom;
+    }
+    if (pipe_raw(c, n, av, al, ac, rep, err) < 0) goto done;
+    rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (is_noscript(rep[i])) { /* Redis restarted between the load and now: once more, alone */
+            freeReplyObject(rep[i]);
+            calls[i].script->sha[0] = '\0';
+            rep[i] = rconn_eval(c, calls[i].script, calls[i].nkeys, calls[i].argc, calls[i].argv, calls[i].lens, err);
+            if (!rep[i]) rc = -1;
+        } else if (!(rep[i] = check(rep[i], calls[i].script ? "script" : calls[i].argv[0], err))) {
+            rc = -1;
+        }
+    }
+    if (rc < 0) free_replies(n, rep);
+    goto done;
+oom:
+    snprintf(err, RCONN_ERR_LEN, "out of memory");
+done:
+    for (int i = 0; i < n; i++)
+        free(av[i]);
+    return rc;
 }

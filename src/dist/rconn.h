@@ -1,5 +1,5 @@
 /* A Redis connection for the distributed crawl: redis:// URLs, connect with a timeout, AUTH and
- * SELECT, one command per round trip, Lua scripts by SHA1 (re-loaded when Redis
+ * SELECT, one command per round trip or several pipelined, Lua scripts by SHA1 (re-loaded when Redis
  * answers NOSCRIPT, as after a restart), and reconnection with backoff when the link drops.
  *
  * Conventions: functions return 0 / a reply, or -1 / NULL with "what: why" in err (RCONN_ERR_LEN).
@@ -52,8 +52,36 @@ typedef struct rconn_script {
 redisReply *rconn_eval(rconn_t *c, rconn_script_t *s, int nkeys, int argc, const char **argv, const size_t *lens,
                        char *err);
 
-/* Commands sent (each one round trip) and reconnections made since the connection opened. */
+/* One command of a pipeline: a plain command (script NULL: argv is the command) or a script call
+ * (argv = keys then args, as rconn_eval). lens NULL: NUL-terminated arguments. */
+typedef struct rconn_call {
+    rconn_script_t *script;
+    int nkeys, argc;
+    const char **argv;
+    const size_t *lens;
+} rconn_call_t;
+
+#define RCONN_PIPE_MAX 8
+
+/* The command line of a call (EVALSHA SHA NKEYS ... for a script, whose SHA must be known): argv
+ * and its lengths in one malloc'ed block (free the return value only), *argc set, nk the key
+ * count's digits. NULL when out of memory. For the async worker, which sends calls itself. */
+const char **rconn_call_argv(const rconn_call_t *k, int *argc, size_t **al, char nk[16]);
+/* SCRIPT LOAD: fills s->sha. 0, or -1 with err. */
+int rconn_script_load(rconn_t *c, rconn_script_t *s, char *err);
+
+/* Pipelining: writes n (at most RCONN_PIPE_MAX) commands at once and reads their n replies, one
+ * round trip for all. Redis runs them in order, so a worker sends the ack of one page and the read
+ * of the next together. A dropped connection is re-established and the whole batch sent again once
+ * (as rconn_argv: only commands whose repetition is harmless); a script that meets NOSCRIPT is
+ * loaded and sent again on its own. Returns 0 with every reply in rep[0..n), or -1 with err (an
+ * error reply included) and no replies. */
+int rconn_pipe(rconn_t *c, int n, const rconn_call_t *calls, redisReply **rep, char *err);
+
+/* Commands sent, round trips made (a pipeline is one) and reconnections since the connection
+ * opened. */
 uint64_t rconn_commands(const rconn_t *c);
+uint64_t rconn_round_trips(const rconn_t *c);
 uint64_t rconn_reconnects(const rconn_t *c);
 
 #endif

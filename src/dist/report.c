@@ -174,8 +174,8 @@ int dist_print_result(rconn_t *c, const char *id, int json, FILE *f, char *err) 
     crawl_result_t r;
     if (snapshot_take(c, id, &s, err) < 0) return -1;
     fill_result(&s, &r);
-    uint64_t cmds = hget(s.ctr, "commands"), done = r.pages + r.failed;
-    double per_page = done ? (double)cmds / (double)done : 0;
+    uint64_t cmds = hget(s.ctr, "commands"), trips = hget(s.ctr, "round_trips"), done = r.pages + r.failed;
+    double per_page = done ? (double)trips / (double)done : 0; /* a pipeline is one round trip */
     if (json) { /* the local models' result, plus what only a distributed crawl has */
         char *text = NULL;
         size_t len = 0;

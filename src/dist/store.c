@@ -22,10 +22,13 @@
  * answering 0 and only counts a duplicate, so no counter moves twice. */
 #include "dist/store.h"
 
+#include "crawl/engine.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* KEYS: meta ctr seen stream workers done lat. ARGV: mode, start, then meta field/value pairs. */
 static const char lua_create[] =
@@ -55,11 +58,12 @@ static const char lua_create[] =
 
 /* KEYS: meta ctr seen stream workers done lat. ARGV: 1 entry, 2 worker, 3 outcome (ok, failed,
  * invalid), 4 bytes, 5 latency key, 6 attempts, 7 commands, 8 invalid links, 9..17 the attempt
- * tallies, 18.. links. Returns {acked (0: a duplicate), links enqueued, pending}. */
+ * tallies, 18 round trips, 19.. links. Returns {acked (0: a duplicate), links enqueued, pending}. */
 const char *const dist__lua_ack =
     "local c, w = KEYS[2], ARGV[2] .. '|'\n"
     "redis.call('HINCRBY', c, 'requests', ARGV[6])\n"
     "redis.call('HINCRBY', c, 'commands', ARGV[7])\n"
+    "redis.call('HINCRBY', c, 'round_trips', ARGV[18])\n"
     "for i = 1, 9 do\n"
     "  if ARGV[8 + i] ~= '0' then redis.call('HINCRBY', c, 'tally' .. (i - 1), ARGV[8 + i]) end\n"
     "end\n"
@@ -83,7 +87,7 @@ const char *const dist__lua_ack =
     "local max = tonumber(redis.call('HGET', KEYS[1], 'max_pages'))\n"
     "local admitted = tonumber(redis.call('HGET', c, 'admitted'))\n"
     "local added = 0\n"
-    "for i = 18, #ARGV do\n"
+    "for i = 19, #ARGV do\n"
     "  if redis.call('SADD', KEYS[3], ARGV[i]) == 1 and admitted + added < max then\n"
     "    redis.call('XADD', KEYS[4], '*', 'id', ARGV[i])\n"
     "    added = added + 1\n"
@@ -154,6 +158,77 @@ void dist__keys(dist__keys_t *k, const char *id) {
     snprintf(k->lat, sizeof(k->lat), "crawlbench:{%s}:latency", id);
     const char *a[DIST__NKEYS] = {k->meta, k->ctr, k->seen, k->stream, k->workers, k->done, k->lat};
     memcpy(k->argv, a, sizeof(a));
+}
+
+int dist__ack_build(dist__ack_t *a, rconn_script_t *script, const dist__keys_t *k, const char *worker,
+                    const char *entry, const char *page, const fetch_result_t *r, uint64_t cmds, uint64_t trips,
+                    char *err) {
+    size_t len = strlen(page);
+    *a = (dist__ack_t){.outcome = "failed", .call = {.script = script, .nkeys = DIST__NKEYS}};
+    if (page[0] && r->outcome == FETCH_OK) {
+        a->parsed = crawl_page_parse(r, page, len, &a->links) == 0;
+        a->outcome = a->parsed ? "ok" : "invalid";
+    }
+    uint32_t nlinks = a->parsed ? a->links.n : 0;
+    const char **argv = calloc(DIST__NKEYS + 18 + nlinks, sizeof(*argv) + sizeof(size_t));
+    if (!argv) {
+        dist__ack_free(a);
+        return snprintf(err, RCONN_ERR_LEN, "out of memory"), -1;
+    }
+    size_t *lens = (size_t *)(argv + DIST__NKEYS + 18 + nlinks);
+    uint64_t v[5] = {r->body.len, dist__lat_key(r->latency_us), r->attempts, cmds, a->parsed ? a->links.invalid : 0};
+    int n = 0;
+    for (int i = 0; i < DIST__NKEYS; i++) argv[n++] = k->argv[i];
+    argv[n++] = entry, argv[n++] = worker, argv[n++] = a->outcome;
+    for (int i = 0; i < 5; i++) snprintf(a->num[i], sizeof(a->num[i]), "%" PRIu64, v[i]), argv[n++] = a->num[i];
+    for (int i = 0; i < FETCH_TALLIES; i++)
+        snprintf(a->num[5 + i], sizeof(a->num[0]), "%" PRIu32, r->tally[i]), argv[n++] = a->num[5 + i];
+    snprintf(a->num[14], sizeof(a->num[14]), "%" PRIu64, trips), argv[n++] = a->num[14];
+    for (int i = 0; i < n; i++) lens[i] = strlen(argv[i]);
+    for (uint32_t i = 0; i < nlinks; i++) argv[n] = a->links.ids[i], lens[n++] = a->links.lens[i];
+    a->call.argv = argv, a->call.lens = lens, a->call.argc = n;
+    return 0;
+}
+
+int dist__ack_reply(const redisReply *r) {
+    return !(r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->integer == 0);
+}
+
+void dist__ack_free(dist__ack_t *a) {
+    free((void *)a->call.argv);
+    a->call.argv = NULL;
+    if (a->parsed) page_links_free(&a->links);
+    a->parsed = 0;
+}
+
+int dist__read_entry(const redisReply *e, char *entry, char *page) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[0]->len >= 48)
+        return -1;
+    memcpy(entry, e->element[0]->str, e->element[0]->len + 1);
+    const redisReply *f = e->element[1];
+    page[0] = '\0';
+    if (f->type == REDIS_REPLY_ARRAY && f->elements == 2 && f->element[1]->type == REDIS_REPLY_STRING &&
+        page_id_valid(f->element[1]->str, f->element[1]->len))
+        memcpy(page, f->element[1]->str, f->element[1]->len + 1);
+    return 0;
+}
+
+int dist__join(rconn_t *c, const char *id, uint32_t concurrency, dist__keys_t *k, dist__meta_t *m, char name[128],
+               char *err) {
+    char host[64] = "localhost", n[16], field[160];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(name, 128, "%s:%ld", host, (long)getpid());
+    dist__keys(k, id);
+    if (dist__read_meta(c, k, m, err) < 0) return -1;
+    m->spec.start = m->start; /* the copy must point into itself */
+    m->spec.fetch.base_url = m->base_url;
+    snprintf(field, sizeof(field), "%s|threads", name);
+    snprintf(n, sizeof(n), "%" PRIu32, concurrency);
+    redisReply *r = rconn_cmd(c, err, 4, "HINCRBY", k->workers, field, n);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
 }
 
 uint64_t dist__lat_key(uint64_t us) {

@@ -5,6 +5,7 @@
 #include "dist/store.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -127,4 +128,51 @@ Test(dist, latency_keys_keep_seven_bits) {
     for (uint64_t v = 1; v < 10000000; v = v * 3 + 1)
         cr_assert(dist__lat_key(v) <= v && v - dist__lat_key(v) <= v / 64, "%lu -> %lu", (unsigned long)v,
                   (unsigned long)dist__lat_key(v));
+}
+
+Test(rconn, call_argv_builds_evalsha_and_plain_commands) {
+    rconn_script_t s = {.src = "return 1", .sha = "0123456789012345678901234567890123456789"};
+    const char *args[] = {"k1", "a\0b", "v"};
+    size_t lens[] = {2, 3, 1};
+    rconn_call_t k = {.script = &s, .nkeys = 1, .argc = 3, .argv = args, .lens = lens};
+    int argc;
+    size_t *al;
+    char nk[16];
+    const char **av = rconn_call_argv(&k, &argc, &al, nk);
+    cr_assert(av);
+    cr_assert_eq(argc, 6);
+    cr_assert_str_eq(av[0], "EVALSHA");
+    cr_assert_eq(av[1], s.sha);
+    cr_assert_str_eq(av[2], "1");
+    cr_assert_eq(al[1], 40);
+    cr_assert_eq(al[4], 3, "binary-safe lengths are kept");
+    cr_assert_eq(av[5], args[2]);
+    free(av);
+    k = (rconn_call_t){.argc = 2, .argv = (const char *[]){"PING", "hello"}}; /* plain, NUL-terminated */
+    av = rconn_call_argv(&k, &argc, &al, nk);
+    cr_assert(av);
+    cr_assert_eq(argc, 2);
+    cr_assert_str_eq(av[0], "PING");
+    cr_assert_eq(al[1], 5);
+    free(av);
+}
+
+Test(dist, ack_carries_outcome_figures_and_links) {
+    dist__keys_t keys;
+    rconn_script_t script = {.src = dist__lua_ack};
+    dist__keys(&keys, "t");
+    fetch_result_t r = {.outcome = FETCH_ERROR, .attempts = 3, .tally = {[TALLY_5XX] = 3}};
+    dist__ack_t a;
+    char err[RCONN_ERR_LEN];
+    cr_assert_eq(dist__ack_build(&a, &script, &keys, "h:1", "1-1", "abcd", &r, 5, 2, err), 0, "%s", err);
+    cr_assert_str_eq(a.outcome, "failed");
+    cr_assert_eq(a.call.argc, DIST__NKEYS + 18, "no links for a failed page");
+    cr_assert_str_eq(a.call.argv[DIST__NKEYS + 5], "3", "attempts");
+    cr_assert_str_eq(a.call.argv[DIST__NKEYS + 6], "5", "commands");
+    cr_assert_str_eq(a.call.argv[DIST__NKEYS + 9], "3", "5xx tally");
+    cr_assert_str_eq(a.call.argv[DIST__NKEYS + 17], "2", "round trips");
+    dist__ack_free(&a);
+    cr_assert_eq(dist__ack_build(&a, &script, &keys, "h:1", "1-2", "", &r, 0, 0, err), 0);
+    cr_assert_str_eq(a.outcome, "failed", "an entry without a page id fails");
+    dist__ack_free(&a);
 }
