@@ -26,15 +26,15 @@ bench_options "x y z" "$@"
 # X_PAGES: graph of section x. YZ_PAGES: graph of y and z. SEQ_CAP_50: pages the sequential
 # model fetches at 50 ms in y (500 s for the whole graph otherwise). CAP_50: the page cap for every
 # crawler in z's 50 ms comparison (the guide's sequential crawler would need ~8 min uncapped).
-# REPS: runs per row; TARGET_REPS: runs of wrk, epoll and async in x, whose ratios are targets.
+# REPS: runs per row (Y_REPS in y, whose ratios are targets); TARGET_REPS: runs of wrk, epoll and async in x, whose ratios are targets.
 # SEQ50_REPS: runs of the two sequential crawlers in z's 50 ms comparison (25 s each; their time is
 # CAP_50 x the latency, the same to 1% from run to run). QUIET_WAIT: at most this many seconds in
 # all spent waiting for a quiet machine before the CPU-bound runs (x, z at zero latency).
 if [ "$QUICK" -eq 1 ]; then
-  REPS=1 TARGET_REPS=1 SEQ50_REPS=1 X_PAGES=20000 YZ_PAGES=2000 WRK_DUR=2 SEQ_CAP_50=20 CAP_50=100
+  REPS=1 Y_REPS=1 TARGET_REPS=1 SEQ50_REPS=1 X_PAGES=20000 YZ_PAGES=2000 WRK_DUR=2 SEQ_CAP_50=20 CAP_50=100
   GREEN_MANY=2000 QUIET_WAIT=5
 else
-  REPS=3 TARGET_REPS=5 SEQ50_REPS=1 X_PAGES=200000 YZ_PAGES=10000 WRK_DUR=5 SEQ_CAP_50=100 CAP_50=500
+  REPS=3 Y_REPS=5 TARGET_REPS=5 SEQ50_REPS=1 X_PAGES=200000 YZ_PAGES=10000 WRK_DUR=5 SEQ_CAP_50=100 CAP_50=500
   GREEN_MANY=10000 QUIET_WAIT=90
 fi
 CONC_X=64         # x: every model but sequential
@@ -333,7 +333,14 @@ if want y; then
     CONNECT_MS+=("$(taskset -c 1 "$LOADGEN" -p "$SRV_PORT" -c 1000 -a 1 -s 0 -w 0 -d 1 -P /health 2>/dev/null |
                     sed -n 's/.* connect_s=\([0-9.]*\) .*/\1/p' | awk '{print $1 * 1000}')")
   done
-  for i in $(seq "$REPS"); do
+  # This machine's speed drifts (another guest on the host's sibling thread?): a CPU-only job of
+  # fixed size, run on CPU 1 before each round, shows how much; the crawls' spread follows it.
+  CAL_S=()
+  for i in $(seq "$Y_REPS"); do
+    c0=$EPOCHREALTIME
+    taskset -c 1 "$BIN" analyze --pages 300000 --top 0 --max-iter 30 --tolerance 1e-300 >/dev/null
+    c1=$EPOCHREALTIME
+    CAL_S+=("$(awk -v a="${c0/,/.}" -v b="${c1/,/.}" 'BEGIN {printf "%.3f", b - a}')")
     for r in "${Y_RUNS[@]}"; do
       IFS=: read -r m c cap <<<"$r"
       crawl y "$m-$c" "$i" "$m" "$c" ${cap:+-n "$cap"}
@@ -346,7 +353,7 @@ if want y; then
 
   say ""
   say "y) --latency ${LATENCY_MS}ms, $YZ_PAGES-page graph, start $START_YZ ($REACH_YZ pages reachable); server --threads 1 --max-conns"
-  say "   $((GREEN_MANY + 1000)) on CPU 0, crawler on CPU 1; median [min..max] of $REPS; other load $(other_load y) CPUs."
+  say "   $((GREEN_MANY + 1000)) on CPU 0, crawler on CPU 1; median [min..max] of $Y_REPS; other load $(other_load y) CPUs."
   say "   over_ideal = elapsed / the crawl replayed with zero client CPU at the server's own times (Server-Timing)"
   say "$(printf '  %-22s %-9s %-24s %-22s %-22s %-24s %-9s %-22s %s' model pages elapsed_s over_ideal 'p50 ms' 'p99 ms' ideal_s 'peak RSS MiB' 'client CPU us/page')"
   for r in "${Y_RUNS[@]}" "green:$GREEN_MANY" "async:$GREEN_MANY"; do
@@ -377,6 +384,7 @@ if want y; then
   say "  duplicate fetches (server audit), all runs together: $(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^dup=/) {sub(/dup=/, "", $i); s += $i}} END {print s + 0}' "$OUT/y.rec")"
   say "  1,000 connections opened from CPU 1 (loadgen, no crawl): $(cell '%.0f' "${CONNECT_MS[@]}") ms: what the"
   say "  first wave of any model at -c 1000 waits for its handshakes, on top of the server's ${LATENCY_MS} ms"
+  say "  machine speed: a fixed CPU-only job on CPU 1 (analyze --pages 300000) before each round took ${CAL_S[*]} s"
   say "  targets: within 1.2x of the ideal, p99 within 10 ms of ${LATENCY_MS} ms (medians):"
   for r in async:1000 green:1000 nursery:1000 epoll:1000 threads:1000; do
     IFS=: read -r m c <<<"$r"

@@ -46,7 +46,14 @@ show $E/07-parallel-map/parallel_map "$N" 2
 if [ "$Q" = 1 ]; then show $E/12-blocked-array/blocked 1000 250 2; else show $E/12-blocked-array/blocked 10000 1000 2; fi
 show $E/13-remote-tasks/pi_driver $((N / 4)) 8
 
-echo "== 4. pitfalls"
+echo "== 4. CPU-bound analysis: PageRank with threads, processes and OpenMP (crawlbench analyze)"
+A=$([ "$Q" = 1 ] && echo 20000 || echo 1000000)
+show ./crawlbench analyze --pages "$A" --tolerance 1e-300 --max-iter 20 --top 3 --repeat 3 \
+  --sweep workers=1,2 --svg "$(mktemp -d)/analyze-sweep.svg"
+serve
+show ./crawlbench analyze --from "$URL" --model processes --workers 2 --top 3
+
+echo "== 5. pitfalls"
 show $E/pitfalls/race
 show $E/pitfalls/false_sharing $((N * 10)) 2
 show $E/pitfalls/blocking_loop 300

@@ -355,7 +355,15 @@ static void print_sweep(const analyze_opts_t *o, const analyze_run_t *r) {
             printf("  %-10s %7u %10.4f %7.2fx\n", exec_model_name(sweep_models[m]), o->sweep[i], r->t_sweep[m][i],
                    r->t_seq / r->t_sweep[m][i]);
     printf("  Amdahl's law fitted, serial fraction:");
-    for (int m = 0; m < SWEEP_MODELS; m++) printf(" %s %.3f", exec_model_name(sweep_models[m]), r->serial[m]);
+    int beyond = 0;
+    for (int m = 0; m < SWEEP_MODELS; m++) {
+        printf(" %s %.3f", exec_model_name(sweep_models[m]), r->serial[m]);
+        beyond |= r->serial[m] > 1;
+    }
+    /* A fraction above 1 means more workers made it slower, which no serial part explains. */
+    if (beyond)
+        printf("\n  (above 1: more workers made it slower, which no serial fraction explains: on a graph this"
+               "\n  small, starting and joining workers each iteration dominates; or other work holds the CPUs)");
     printf("\n  chart: %s\n", o->svg_file);
 }
 

@@ -1,8 +1,8 @@
-/* Stackful coroutines on the project's loop (see coro.h). The context switch is ucontext's
- * swapcontext: portable and short to read, at the price of one rt_sigprocmask system call per
- * switch, since ucontext saves and restores the signal mask. Two switches per page fetched cost a
- * microsecond or so, far below a transfer; a hand-written switch (save six callee-saved registers
- * and the stack pointer, as lwan's coro.c does on x86-64) would remove it.
+/* Stackful coroutines on the project's loop (see coro.h). The context switch, on x86-64, is written
+ * by hand (ctx_switch below: save the callee-saved registers and the stack pointer, load another's),
+ * about 20 instructions and no system call. ucontext's swapcontext, the portable one used elsewhere
+ * (or with -DCORO_UCONTEXT), also saves and restores the signal mask: one rt_sigprocmask system call
+ * per switch, and getcontext one more per coroutine started, five a page for the green crawler.
  *
  * Stacks: mmap'd with MAP_NORESERVE, so a stack costs memory only for the pages it actually
  * touches, with a PROT_NONE guard page below it so that an overflow faults at once instead of
@@ -12,8 +12,8 @@
  *
  * Under the sanitizers every switch is announced (ASan's __sanitizer_start/finish_switch_fiber,
  * TSan's fibers), or ASan would take the jump to another stack for an overflow and TSan would lose
- * track of who called whom. ASan still prints, once, that it "doesn't fully support swapcontext":
- * that warning is about unannotated switches, and ours are annotated. */
+ * track of who called whom. (With ucontext, ASan prints once that it "doesn't fully support
+ * swapcontext": that warning is about unannotated switches, and ours are annotated.) */
 #include "ev/coro.h"
 
 #include <errno.h>
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -42,11 +41,110 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+/* ---- the context: a stack pointer and what the ABI says a callee must preserve ---- */
+
+static void trampoline(coro_t *co);
+
+#if defined(__x86_64__) && !defined(CORO_UCONTEXT)
+typedef struct {
+    void *sp; /* everything else is on the stack it points into */
+} coro_ctx_t;
+
+/* ctx_switch(from, to): pushes the System V ABI's callee-saved state (rbp, rbx, r12-r15, the SSE
+ * and x87 control words) on the current stack, stores the stack pointer in from, loads to's, pops
+ * the same state there, and returns to wherever to last called ctx_switch. A new coroutine's stack
+ * is made to look like such a call (ctx_make), returning into ctx_entry, which calls
+ * trampoline(r12) by the pointer in r13. */
+void coro__ctx_switch(coro_ctx_t *from, coro_ctx_t *to) __attribute__((visibility("hidden")));
+void coro__ctx_entry(void) __attribute__((visibility("hidden")));
+__asm__(".text\n"
+        ".globl coro__ctx_switch\n"
+        ".hidden coro__ctx_switch\n"
+        ".type coro__ctx_switch, @function\n"
+        ".p2align 4\n"
+        "coro__ctx_switch:\n"
+        "    pushq %rbp\n"
+        "    pushq %rbx\n"
+        "    pushq %r12\n"
+        "    pushq %r13\n"
+        "    pushq %r14\n"
+        "    pushq %r15\n"
+        "    subq $8, %rsp\n"
+        "    stmxcsr (%rsp)\n"
+        "    fnstcw 4(%rsp)\n"
+        "    movq %rsp, (%rdi)\n"
+        "    movq (%rsi), %rsp\n"
+        "    ldmxcsr (%rsp)\n"
+        "    fldcw 4(%rsp)\n"
+        "    addq $8, %rsp\n"
+        "    popq %r15\n"
+        "    popq %r14\n"
+        "    popq %r13\n"
+        "    popq %r12\n"
+        "    popq %rbx\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size coro__ctx_switch, .-coro__ctx_switch\n"
+        ".globl coro__ctx_entry\n"
+        ".hidden coro__ctx_entry\n"
+        ".type coro__ctx_entry, @function\n"
+        ".p2align 4\n"
+        "coro__ctx_entry:\n"
+        "    movq %r12, %rdi\n"
+        "    callq *%r13\n"
+        "    ud2\n" /* trampoline never returns */
+        ".size coro__ctx_entry, .-coro__ctx_entry\n");
+
+static void ctx_switch(coro_ctx_t *from, coro_ctx_t *to) { coro__ctx_switch(from, to); }
+
+/* The new stack, top down: ctx_entry as the return address (so that rsp is 16-byte aligned when
+ * ctx_entry makes its call), then the registers ctx_switch pops: rbp 0 (the end of the frame
+ * chain for debuggers and sanitizers), r12 the coroutine, r13 trampoline, and this thread's
+ * current control words. */
+static void ctx_make(coro_ctx_t *c, char *stack, size_t size, coro_t *co) {
+    uint64_t *sp = (uint64_t *)((uintptr_t)(stack + size) & ~(uintptr_t)15);
+    uint32_t mxcsr;
+    uint16_t fpcw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpcw));
+    *--sp = (uint64_t)(uintptr_t)coro__ctx_entry;
+    *--sp = 0;                            /* rbp */
+    *--sp = 0;                            /* rbx */
+    *--sp = (uint64_t)(uintptr_t)co;      /* r12 */
+    *--sp = (uint64_t)(uintptr_t)trampoline; /* r13 */
+    *--sp = 0;                            /* r14 */
+    *--sp = 0;                            /* r15 */
+    *--sp = mxcsr | (uint64_t)fpcw << 32; /* the control words: mxcsr at (%rsp), fpcw at 4(%rsp) */
+    c->sp = sp;
+}
+#else
+#include <ucontext.h>
+
+typedef struct {
+    ucontext_t uc;
+} coro_ctx_t;
+
+static void ctx_switch(coro_ctx_t *from, coro_ctx_t *to) { swapcontext(&from->uc, &to->uc); }
+
+/* makecontext passes int arguments only, hence the pointer in halves. */
+static void ctx_entry(unsigned hi, unsigned lo) { trampoline((coro_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo)); }
+
+/* noinline: getcontext returns twice as far as the compiler knows, which endangers a caller's locals. */
+static __attribute__((noinline)) void ctx_make(coro_ctx_t *c, char *stack, size_t size, coro_t *co) {
+    getcontext(&c->uc);
+    c->uc.uc_stack.ss_sp = stack;
+    c->uc.uc_stack.ss_size = size;
+    c->uc.uc_link = NULL; /* trampoline never returns */
+    uintptr_t p = (uintptr_t)co;
+    makecontext(&c->uc, (void (*)(void))ctx_entry, 2, (unsigned)(p >> 32), (unsigned)p);
+}
+#endif
+
 typedef enum { CORO_RUNNABLE, CORO_RUNNING, CORO_PARKED, CORO_DONE } coro_state_t;
 
 struct coro {
     coro_sched_t *s;
-    ucontext_t ctx;
+    coro_ctx_t ctx;
     coro_fn *fn;
     void *arg;
     char *map;           /* guard page + stack */
@@ -65,7 +163,7 @@ struct coro {
 struct coro_sched {
     loop_t *loop;
     size_t page, stack_size;
-    ucontext_t main_ctx; /* the loop's own stack, where the scheduler runs */
+    coro_ctx_t main_ctx; /* the loop's own stack, where the scheduler runs */
     coro_t *current;
     coro_queue_t runq, free_list;
     coro_t *all;
@@ -116,7 +214,7 @@ static void resume(coro_sched_t *s, coro_t *co) {
     s->tsan_main = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-    swapcontext(&s->main_ctx, &co->ctx);
+    ctx_switch(&s->main_ctx, &co->ctx);
 #ifdef CORO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -133,7 +231,7 @@ static void suspend(coro_sched_t *s, coro_t *co) {
 #ifdef CORO_TSAN
     __tsan_switch_to_fiber(s->tsan_main, 0);
 #endif
-    swapcontext(&co->ctx, &s->main_ctx);
+    ctx_switch(&co->ctx, &s->main_ctx);
 #ifdef CORO_ASAN
     __sanitizer_finish_switch_fiber(co->asan_fake_stack, &s->main_stack_bottom, &s->main_stack_size);
 #endif
@@ -156,9 +254,8 @@ static void fiber_end(coro_t *co) {
     (void)co;
 }
 
-/* Every coroutine starts here. makecontext passes int arguments only, hence the pointer in halves. */
-static void trampoline(unsigned hi, unsigned lo) {
-    coro_t *co = (coro_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
+/* Every coroutine starts here, on its own stack. */
+static void trampoline(coro_t *co) {
 #ifdef CORO_ASAN
     __sanitizer_finish_switch_fiber(NULL, &co->s->main_stack_bottom, &co->s->main_stack_size);
 #endif
@@ -233,21 +330,10 @@ fail:
     return NULL;
 }
 
-/* Points co's context at the start of trampoline on its own stack. Apart from coro_spawn, since
- * getcontext returns twice as far as the compiler knows, which endangers the caller's locals. */
-static __attribute__((noinline)) void prepare(coro_t *co) {
-    getcontext(&co->ctx);
-    co->ctx.uc_stack.ss_sp = co->map + co->s->page;
-    co->ctx.uc_stack.ss_size = co->s->stack_size;
-    co->ctx.uc_link = NULL; /* trampoline never returns */
-    uintptr_t p = (uintptr_t)co;
-    makecontext(&co->ctx, (void (*)(void))trampoline, 2, (unsigned)(p >> 32), (unsigned)p);
-}
-
 coro_t *coro_spawn(coro_sched_t *s, coro_fn *fn, void *arg) {
     coro_t *co = q_pop(&s->free_list);
     if (!co && !(co = coro_new(s))) return NULL;
-    prepare(co);
+    ctx_make(&co->ctx, co->map + s->page, s->stack_size, co);
     fiber_begin(co);
     co->fn = fn;
     co->arg = arg;
