@@ -355,15 +355,19 @@ static void print_sweep(const analyze_opts_t *o, const analyze_run_t *r) {
             printf("  %-10s %7u %10.4f %7.2fx\n", exec_model_name(sweep_models[m]), o->sweep[i], r->t_sweep[m][i],
                    r->t_seq / r->t_sweep[m][i]);
     printf("  Amdahl's law fitted, serial fraction:");
-    int beyond = 0;
+    int above = 0, below = 0;
     for (int m = 0; m < SWEEP_MODELS; m++) {
         printf(" %s %.3f", exec_model_name(sweep_models[m]), r->serial[m]);
-        beyond |= r->serial[m] > 1;
+        above |= r->serial[m] > 1;
+        below |= r->serial[m] < 0;
     }
-    /* A fraction above 1 means more workers made it slower, which no serial part explains. */
-    if (beyond)
-        printf("\n  (above 1: more workers made it slower, which no serial fraction explains: on a graph this"
-               "\n  small, starting and joining workers each iteration dominates; or other work holds the CPUs)");
+    /* Outside 0..1 no serial part explains the figures: say what does, rather than print a fraction. */
+    if (above)
+        printf("\n  (above 1: more workers made it slower: on a graph this small, starting and joining the"
+               "\n  workers each iteration dominates; or other work holds the CPUs)");
+    if (below)
+        printf("\n  (below 0: faster than linear: the runs vary more than the effect, or the workers' caches"
+               "\n  together hold what one worker's could not)");
     printf("\n  chart: %s\n", o->svg_file);
 }
 
