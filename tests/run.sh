@@ -14,7 +14,8 @@ passed=0
 failed=0
 failures=()
 
-stage() { printf '\n== %s\n' "$*"; }
+t_stage=$SECONDS
+stage() { printf '\n== %s   (%d s so far)\n' "$*" "$((SECONDS - t_stage))"; }
 record() { # name, exit status
   if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
 }
@@ -58,7 +59,7 @@ done
 stage "integration tests (TSan server, the concurrent ones)"
 for t in $TSAN_INTEGRATION; do
   [ -e "tests/integration/$t" ] || { echo "missing tests/integration/$t"; record "tsan/$t" 1; continue; }
-  CRAWLBENCH=build/tsan/crawlbench timeout 300 /usr/bin/python3 "tests/integration/$t"
+  CRAWLBENCH=build/tsan/crawlbench CRAWLBENCH_PASS=tsan timeout 300 /usr/bin/python3 "tests/integration/$t"
   record "tsan/$t" $?
 done
 
@@ -78,6 +79,7 @@ else
 fi
 
 echo
+echo "suite: $((SECONDS - t_stage)) s"
 if [ ${#failures[@]} -gt 0 ]; then printf 'FAILED: %s\n' "${failures[@]}"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -123,8 +123,11 @@ class Faults(unittest.TestCase):
         self.assertEqual(sum(e[0] != "ok" for e in page_log.values()), res["failed"])
 
     def test_same_faults_same_outcome_in_every_model(self):
+        # The TSan pass (tests/run.sh) looks for races, which every fault kind at once shows as well
+        # as each alone; the ASan pass checks each kind's outcome.
+        tsan = os.environ.get("CRAWLBENCH_PASS") == "tsan"
         for seed in ("7", "8"):
-            for faults, fail_first in self.SPECS if seed == "7" else self.SPECS[-1:]:
+            for faults, fail_first in self.SPECS if seed == "7" and not tsan else self.SPECS[-1:]:
                 with Server("--seed", seed, "--pages", "400", "--faults", faults, "--fail-first", fail_first,
                             "--retry-after", "0", "--slow-interval", "1ms") as s:
                     start = s.get_json("/graph/random")["page_id"]
