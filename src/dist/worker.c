@@ -6,7 +6,8 @@
  * entries are its pages in flight and nothing else. --model threads; async and epoll: evworker.c.
  *
  * Stopping (SIGTERM): each thread lets its current attempt end; a page with a final answer is
- * acknowledged as usual, a page that would have been retried is given back to the stream. */
+ * acknowledged as usual, a page that would have been retried, or was taken but not yet tried, is
+ * given back to the stream. */
 #include "dist/store.h"
 
 #include "base/clock.h"
@@ -141,11 +142,15 @@ static int give_back(thread_ctx_t *t, const char *entry, const char *page, char 
 
 /* Fetches one taken page. Returns 1 with its ack built (to be sent with the next read, or alone
  * when stopping: alone says which, for the round-trip count), 0 when it was given back (stopped
- * mid-retries), -1 on error. */
+ * before its first attempt or between two), -1 on error. */
 static int process(thread_ctx_t *t, const char *entry, const char *page, dist__ack_t *a, int alone, char *err) {
     static const fetch_result_t bad_id = {.outcome = FETCH_ERROR};
     worker_t *w = t->w;
     const fetch_result_t *r = page[0] ? fetcher_get(t->f, page, strlen(page), w->o->stop) : &bad_id;
+    /* Stopped before its first attempt (fetcher_get makes none once it sees the stop): never
+     * fetched, so given back, as the local engines drop such a page (crawl_done). Its result holds
+     * no answer of its own, only what the last page left there. */
+    if (page[0] && r->attempts == 0) return give_back(t, entry, page, err);
     if (r->outcome != FETCH_OK && fetch_retryable(r) && r->attempts < w->meta.spec.fetch.max_attempts &&
         atomic_load(w->o->stop))
         return give_back(t, entry, page, err);
