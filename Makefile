@@ -8,7 +8,8 @@
 #   make demo              dependencies, build, the tour of regimes (compare --tour), the server's API
 #   make examples          the teaching programs of examples/ in build/examples/ (examples/examples.mk)
 #   make guide-figures     reruns the commands behind docs/GUIDE.md's figures and prints them
-#   make fuzz              build libFuzzer targets in build/fuzz/ (run them: build/fuzz/fuzz_http tests/fuzz/corpus/http)
+#   make fuzz              build libFuzzer targets in build/fuzz/ (SANITIZER=fuzzer: clang; run them:
+#                          build/fuzz/fuzz_http tests/fuzz/corpus/http)
 
 CC      ?= cc
 OPT     ?= -O2
@@ -30,17 +31,25 @@ else ifeq ($(SANITIZER),thread)
   VARIANT := tsan
   SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
   OPT := -O1
+else ifeq ($(SANITIZER),fuzzer)
+  # libFuzzer targets (tests/fuzz/build.sh): clang, the library with coverage instrumentation but
+  # without libFuzzer's main (fuzzer-no-link), ASan and UBSan; each target links libFuzzer itself.
+  VARIANT := fuzz
+  CC := clang
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  OPT := -O1
 else ifeq ($(SANITIZER),)
   VARIANT := release
   SANFLAGS :=
 else
-  $(error SANITIZER must be address, undefined or thread)
+  $(error SANITIZER must be address, undefined, thread or fuzzer)
 endif
 
 # OpenMP (crawlbench analyze --model openmp) everywhere but the TSan build: gcc's libgomp is not
 # built with TSan, whose reports on its barriers would be false; there the openmp model runs its
 # workers' ranges in turn (src/analyze/exec.h) and TSan checks the threads model's same loops.
-ifeq ($(VARIANT),tsan)
+# Nor in the fuzz build: clang's OpenMP runtime is another package, and no fuzzer reaches it.
+ifneq ($(filter $(VARIANT),tsan fuzz),)
   OMPFLAGS :=
 else
   OMPFLAGS := -fopenmp
@@ -100,7 +109,18 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIB_OBJ)
 unit-bins: $(UNIT_BIN)
 .PHONY: unit-bins
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
+# Fuzz targets (SANITIZER=fuzzer): build/fuzz/fuzz_<name>, each linked with libFuzzer's main. The
+# entry point LLVMFuzzerTestOneInput has no prototype in a header, by libFuzzer's convention.
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/%)
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(B)/.flags
+	@mkdir -p $(B)/tests/fuzz
+	$(QUIET_LINK)$(CC) $(CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -MMD -MP -MF $(B)/tests/fuzz/fuzz_$*.d \
+	    -o $@ $< $(LIB_OBJ) $(LIBS)
+fuzz-bins: $(FUZZ_BIN)
+.PHONY: fuzz-bins
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) \
+           $(FUZZ_SRC:%.c=$(B)/%.d)
 
 include examples/examples.mk
 

@@ -26,7 +26,8 @@ bench_options "x y z" "$@"
 # X_PAGES: graph of section x. YZ_PAGES: graph of y and z. SEQ_CAP_50: pages the sequential
 # model fetches at 50 ms in y (500 s for the whole graph otherwise). CAP_50: the page cap for every
 # crawler in z's 50 ms comparison (the guide's sequential crawler would need ~8 min uncapped).
-# REPS: runs per row (Y_REPS in y, whose ratios are targets); TARGET_REPS: runs of wrk, epoll and async in x, whose ratios are targets.
+# REPS: runs per row (Y_REPS in y, whose ratios are targets); TARGET_REPS: runs of wrk, epoll and
+# async in x, whose ratios are targets.
 # SEQ50_REPS: runs of the two sequential crawlers in z's 50 ms comparison (25 s each; their time is
 # CAP_50 x the latency, the same to 1% from run to run). QUIET_WAIT: at most this many seconds in
 # all spent waiting for a quiet machine before the CPU-bound runs (x, z at zero latency).

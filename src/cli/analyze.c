@@ -361,7 +361,7 @@ static void print_sweep(const analyze_opts_t *o, const analyze_run_t *r) {
         above |= r->serial[m] > 1;
         below |= r->serial[m] < 0;
     }
-    /* Outside 0..1 no serial part explains the figures: say what does, rather than print a fraction. */
+    /* Outside 0..1 no serial part explains the figures: say what does, beside the fitted number. */
     if (above)
         printf("\n  (above 1: more workers made it slower: on a graph this small, starting and joining the"
                "\n  workers each iteration dominates; or other work holds the CPUs)");

@@ -147,13 +147,12 @@ static int process(thread_ctx_t *t, const char *entry, const char *page, dist__a
     static const fetch_result_t bad_id = {.outcome = FETCH_ERROR};
     worker_t *w = t->w;
     const fetch_result_t *r = page[0] ? fetcher_get(t->f, page, strlen(page), w->o->stop) : &bad_id;
-    /* Stopped before its first attempt (fetcher_get makes none once it sees the stop): never
-     * fetched, so given back, as the local engines drop such a page (crawl_done). Its result holds
-     * no answer of its own, only what the last page left there. */
-    if (page[0] && r->attempts == 0) return give_back(t, entry, page, err);
-    if (r->outcome != FETCH_OK && fetch_retryable(r) && r->attempts < w->meta.spec.fetch.max_attempts &&
-        atomic_load(w->o->stop))
-        return give_back(t, entry, page, err);
+    /* Stopped with the page unfinished: before its first attempt (fetcher_get makes none once it
+     * sees the stop, and r then holds only what the last page left there; the local engines drop
+     * such a page in crawl_done), or with attempts left that would have been made. */
+    int unfinished = r->attempts == 0 || (r->outcome != FETCH_OK && fetch_retryable(r) &&
+                                          r->attempts < w->meta.spec.fetch.max_attempts);
+    if (page[0] && unfinished && atomic_load(w->o->stop)) return give_back(t, entry, page, err);
     /* The figures up to and including the round trip that will carry this ack. */
     uint64_t cmds = rconn_commands(t->rc) + (alone ? 1 : 2), trips = rconn_round_trips(t->rc) + 1;
     if (dist__ack_build(a, &t->ack, &w->keys, w->name, entry, page, r, cmds - t->cmds_reported,

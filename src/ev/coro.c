@@ -108,13 +108,13 @@ static void ctx_make(coro_ctx_t *c, char *stack, size_t size, coro_t *co) {
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(fpcw));
     *--sp = (uint64_t)(uintptr_t)coro__ctx_entry;
-    *--sp = 0;                            /* rbp */
-    *--sp = 0;                            /* rbx */
-    *--sp = (uint64_t)(uintptr_t)co;      /* r12 */
+    *--sp = 0;                               /* rbp */
+    *--sp = 0;                               /* rbx */
+    *--sp = (uint64_t)(uintptr_t)co;         /* r12 */
     *--sp = (uint64_t)(uintptr_t)trampoline; /* r13 */
-    *--sp = 0;                            /* r14 */
-    *--sp = 0;                            /* r15 */
-    *--sp = mxcsr | (uint64_t)fpcw << 32; /* the control words: mxcsr at (%rsp), fpcw at 4(%rsp) */
+    *--sp = 0;                               /* r14 */
+    *--sp = 0;                               /* r15 */
+    *--sp = mxcsr | (uint64_t)fpcw << 32;    /* the control words: mxcsr at (%rsp), fpcw at 4(%rsp) */
     c->sp = sp;
 }
 #else
@@ -127,7 +127,9 @@ typedef struct {
 static void ctx_switch(coro_ctx_t *from, coro_ctx_t *to) { swapcontext(&from->uc, &to->uc); }
 
 /* makecontext passes int arguments only, hence the pointer in halves. */
-static void ctx_entry(unsigned hi, unsigned lo) { trampoline((coro_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo)); }
+static void ctx_entry(unsigned hi, unsigned lo) {
+    trampoline((coro_t *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
+}
 
 /* noinline: getcontext returns twice as far as the compiler knows, which endangers a caller's locals. */
 static __attribute__((noinline)) void ctx_make(coro_ctx_t *c, char *stack, size_t size, coro_t *co) {
