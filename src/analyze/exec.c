@@ -1,10 +1,15 @@
 /* The sequential, threads and openmp models of src/analyze/exec.h, the work split they share, and
- * the shared memory; the processes model is in exec_proc.c.
+ * the job memory; the processes model is in exec_proc.c.
  *
- * threads: workers - 1 pthreads live for a whole job (the caller is worker 0) and meet the caller at
- * two barriers per run, one to start and one to finish, so a PageRank iteration costs two barrier
- * crossings and no thread creation. pthread_barrier_wait() orders memory: what one worker wrote
- * before the finishing barrier, every worker reads after it. */
+ * threads: workers - 1 pthreads, started by the first job and kept until exec_free() (the caller is
+ * worker 0), meet the caller at two barriers per run, one to start and one to finish, so a PageRank
+ * iteration costs two barrier crossings and no thread creation. pthread_barrier_wait() orders memory:
+ * what one worker wrote before the finishing barrier, every worker reads after it.
+ *
+ * Job memory is kept mapped when released and reused by the next job of at most its size: a repeated
+ * PageRank run then touches no new page. That matters most to the processes model, whose shared
+ * pages each process first-touches itself (a fork copies no page table entry of a shared mapping) and
+ * whose workers are forked again whenever a new mapping appears. */
 #include "analyze/exec.h"
 
 #include <errno.h>
@@ -35,6 +40,14 @@ typedef struct exec_threads {
     int stop;
 } exec_threads_t;
 
+#define EXEC_MAPS 8 /* job memory kept for reuse; a job needs one or two */
+
+typedef struct exec_map {
+    void *p; /* NULL: slot unused */
+    size_t bytes;
+    int busy;
+} exec_map_t;
+
 struct exec {
     exec_model_t model;
     unsigned workers;
@@ -42,6 +55,8 @@ struct exec {
     int running;
     exec_threads_t *th;
     exec__proc_t *proc;
+    int proc_stale; /* a mapping was made after proc forked: its workers cannot see it */
+    exec_map_t maps[EXEC_MAPS];
 };
 
 typedef struct exec_worker_arg {
@@ -96,28 +111,92 @@ fail:
     return NULL;
 }
 
+static void exec_threads_stop(exec_t *ex, int all_started);
+
 void exec_free(exec_t *ex) {
     if (!ex) return;
-    if (ex->running) exec_end(ex, NULL);
+    if (ex->th) exec_threads_stop(ex, 1);
+    if (ex->proc) exec__proc_end(ex->proc);
+    for (int i = 0; i < EXEC_MAPS; i++)
+        if (ex->maps[i].p) munmap(ex->maps[i].p, ex->maps[i].bytes);
     free(ex->lo);
     free(ex->hi);
     free(ex);
 }
 
-/* Anonymous mappings for every model (zeroed, page-aligned); shared ones for processes. */
-void *exec_alloc(exec_t *ex, size_t bytes, char *err) {
-    int flags = (ex->model == EXEC_PROCESSES ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
-    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, flags, -1, 0);
+#define EXEC_HUGE ((size_t)2 << 20) /* a transparent huge page on x86-64 */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1 */
+#endif
+
+/* Asks for huge pages in a new mapping. A private one gets them at its first touch (Debian's THP mode
+ * is madvise). A shared one gets none that way under Debian's default shmem_enabled=never, and its
+ * random reads then miss the TLB; MADV_COLLAPSE (Linux 6.1) builds them regardless of that setting
+ * from pages already there, so the mapping is populated first. A worker forked afterwards maps each
+ * 2 MiB with one page-table entry, and first-touches 8 instead of 4096 entries per 16 MiB. Both are
+ * advice: on a kernel that refuses, small pages work too. */
+static void exec_map_huge(void *p, size_t bytes, int shared) {
+    madvise(p, bytes, MADV_HUGEPAGE);
+    if (shared && bytes >= EXEC_HUGE && madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
+        madvise(p, bytes, MADV_COLLAPSE);
+}
+
+/* A new anonymous mapping, 2 MiB-aligned (a huge page needs an aligned address), shared for
+ * processes and private otherwise: a reservation one huge page larger, the mapping placed at its
+ * first aligned address, the rest given back. */
+static void *exec_map_new(exec_t *ex, size_t bytes, char *err) {
+    int shared = ex->model == EXEC_PROCESSES;
+    char *r = mmap(NULL, bytes + EXEC_HUGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *p = r == MAP_FAILED ? r : (char *)(((uintptr_t)r + EXEC_HUGE - 1) & ~(uintptr_t)(EXEC_HUGE - 1));
+    if (p != MAP_FAILED)
+        p = mmap(p, bytes, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED,
+                 -1, 0);
     if (p == MAP_FAILED) {
         exec__errf(err, "exec: mmap %zu bytes: %s", bytes, strerror(errno));
+        if (r != MAP_FAILED) munmap(r, bytes + EXEC_HUGE);
         return NULL;
     }
-    madvise(p, bytes, MADV_HUGEPAGE); /* shared mappings (processes) get them only where shmem_enabled allows */
+    if (p > r) munmap(r, (size_t)(p - r));
+    munmap(p + bytes, (size_t)(r + EXEC_HUGE - p)); /* the tail: from p + bytes to r + bytes + EXEC_HUGE */
+    exec_map_huge(p, bytes, shared);
+    if (ex->proc) ex->proc_stale = 1;
     return p;
 }
 
-void exec_release(exec_t *ex, void *p, size_t bytes) {
-    if (p) munmap(p, bytes ? bytes : 1);
+/* The smallest free mapping that holds bytes, else a new one in an unused slot, or in place of a
+ * free mapping too small. Sizes are whole pages, so that a mapping's tail starts on one. */
+void *exec_alloc(exec_t *ex, size_t bytes, char *err) {
+    exec_map_t *fit = NULL, *unused = NULL, *small = NULL;
+    bytes = bytes ? (bytes + 4095) & ~(size_t)4095 : 4096;
+    for (int i = 0; i < EXEC_MAPS; i++) {
+        exec_map_t *m = &ex->maps[i];
+        if (!m->p) unused = unused ? unused : m;
+        else if (m->busy) continue;
+        else if (m->bytes < bytes) small = m;
+        else if (!fit || m->bytes < fit->bytes) fit = m;
+    }
+    exec_map_t *slot = unused ? unused : small;
+    if (!fit && !slot) {
+        exec__errf(err, "exec: more than %d job allocations at once", EXEC_MAPS);
+        return NULL;
+    }
+    if (!fit) {
+        void *p = exec_map_new(ex, bytes, err);
+        if (!p) return NULL;
+        if (slot->p) munmap(slot->p, slot->bytes);
+        *slot = (exec_map_t){p, bytes, 0};
+        fit = slot;
+    }
+    fit->busy = 1;
+    return fit->p;
+}
+
+void exec_release(exec_t *ex, void *p) {
+    for (int i = 0; p && i < EXEC_MAPS; i++)
+        if (ex->maps[i].p == p) ex->maps[i].busy = 0;
 }
 
 /* Cuts blocks into workers ranges of about equal work: worker w starts at the first block whose
@@ -211,16 +290,22 @@ fail:
     return -1;
 }
 
+/* Forks the processes when there are none, or again when they cannot see a mapping made since. */
+static int exec_proc_ready(exec_t *ex, char *err) {
+    if (ex->proc && !ex->proc_stale) return 0;
+    if (ex->proc) exec__proc_end(ex->proc);
+    ex->proc_stale = 0;
+    return (ex->proc = exec__proc_begin(ex->workers, err)) ? 0 : -1;
+}
+
 int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err) {
     if (ex->running) {
         exec__errf(err, "exec: a job is already running");
         return -1;
     }
     exec_split(ex, nblocks, prefix);
-    if (ex->model == EXEC_THREADS && ex->workers > 1 && exec_threads_begin(ex, err) < 0) return -1;
-    if (ex->model == EXEC_PROCESSES && ex->workers > 1 &&
-        !(ex->proc = exec__proc_begin(ex->workers, ex->lo, ex->hi, err)))
-        return -1;
+    if (ex->model == EXEC_THREADS && ex->workers > 1 && !ex->th && exec_threads_begin(ex, err) < 0) return -1;
+    if (ex->model == EXEC_PROCESSES && ex->workers > 1 && exec_proc_ready(ex, err) < 0) return -1;
     ex->running = 1;
     return 0;
 }
@@ -247,8 +332,8 @@ int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
         return 0;
     }
     if (ex->proc) {
-        if (exec__proc_run(ex->proc, fn, ctx, err) == 0) return 0;
-        exec__proc_end(ex->proc, NULL);
+        if (exec__proc_run(ex->proc, fn, ctx, ex->lo, ex->hi, err) == 0) return 0;
+        exec__proc_end(ex->proc);
         ex->proc = NULL;
         ex->running = 0;
         return -1;
@@ -258,11 +343,4 @@ int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
     return 0;
 }
 
-int exec_end(exec_t *ex, char *err) {
-    int rc = 0;
-    if (ex->th) exec_threads_stop(ex, 1);
-    if (ex->proc) rc = exec__proc_end(ex->proc, err);
-    ex->proc = NULL;
-    ex->running = 0;
-    return rc;
-}
+void exec_end(exec_t *ex) { ex->running = 0; }

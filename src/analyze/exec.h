@@ -3,6 +3,10 @@
  * of pages; each worker gets one contiguous range of blocks, cut so that the ranges hold about the
  * same number of edges (a power-law graph cut by pages leaves one worker with most of the work).
  *
+ * The workers (threads, processes) start at the first job and live until exec_free(), like a
+ * ProcessPoolExecutor: a PageRank run then costs no fork, no thread creation and no first-touch page
+ * faults in memory the previous run already touched (docs/ANALYZE.md, "Fixed cost per run").
+ *
  * Conventions: functions return 0 / -1 (or NULL) and write "what: why" into err[EXEC_ERR_LEN].
  * Memory that a job writes must come from exec_alloc(): for the processes model it is a shared
  * mapping (MAP_SHARED), the only memory a forked worker writes that its parent can read. Everything
@@ -39,32 +43,35 @@ unsigned exec_max_workers(void);
 /* workers in [1, exec_max_workers()]. The openmp model built without -fopenmp (the TSan build) runs
  * its workers' ranges one after another in the calling thread, with the same results. */
 exec_t *exec_new(exec_model_t m, unsigned workers, char *err);
-void exec_free(exec_t *ex); /* ends a job still running */
+void exec_free(exec_t *ex); /* stops the workers and unmaps exec_alloc() memory */
 
-/* Zeroed memory a job may write (shared with forked workers for the processes model). */
+/* Memory a job may write (shared with forked workers for the processes model), page-aligned. Released
+ * memory stays mapped and is handed out again to a later exec_alloc() of at most its size, so its
+ * contents are those of the previous job (zero only when new): a job initialises what it reads. */
 void *exec_alloc(exec_t *ex, size_t bytes, char *err);
-void exec_release(exec_t *ex, void *p, size_t bytes);
+void exec_release(exec_t *ex, void *p);
 
 /* Starts a job of nblocks blocks; prefix[nblocks + 1] holds the cumulative work (edges) before each
- * block and is read during this call only. Threads are started and processes forked here, so every
- * exec_alloc() the job uses must come before. */
+ * block and is read during this call only. The first job starts the threads or forks the processes;
+ * processes are forked again when an exec_alloc() since made a new mapping (a forked worker sees only
+ * the mappings that existed at its fork), so every exec_alloc() the job uses must come before. */
 int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err);
 
 /* Calls fn over every block of the job, each worker on its own range, and returns when all are done.
  * -1 when a worker died (processes: named with its pid and signal); the job is then over. */
 int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err);
 
-/* Ends the job: joins the threads, or stops and reaps the processes (-1 if one failed). */
-int exec_end(exec_t *ex, char *err);
+/* Ends the job; the workers wait for the next one. */
+void exec_end(exec_t *ex);
 
 /* ---- Internal to exec.c and exec_proc.c: the processes model. begin forks workers - 1 processes
- * (the caller is worker 0), each running ranges [lo[w], hi[w]) of every job run; run sends each child
- * the job's (fn, ctx) over its socket, runs range 0 itself and waits for every child's reply, a closed
- * socket meaning a dead child; end stops and reaps them. */
+ * (the caller is worker 0); run sends child w the job's (fn, ctx, lo[w], hi[w]) over its socket, runs
+ * range 0 itself and waits for every child's reply, a closed socket meaning a dead child; end stops
+ * and reaps them. */
 typedef struct exec__proc exec__proc_t;
-exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint32_t *hi, char *err);
-int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err);
-int exec__proc_end(exec__proc_t *p, char *err); /* frees p */
+exec__proc_t *exec__proc_begin(unsigned workers, char *err);
+int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, const uint32_t *lo, const uint32_t *hi, char *err);
+void exec__proc_end(exec__proc_t *p); /* frees p */
 void exec__errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

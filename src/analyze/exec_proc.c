@@ -1,8 +1,8 @@
 /* The processes model of src/analyze/exec.h: fork after loading, so the graph is shared
  * copy-on-write and never copied or pickled, and results come back through the MAP_SHARED memory of
  * exec_alloc(). Each child talks to its parent over one socketpair: the parent sends a job run as
- * (fn, ctx), valid in the child because fork copied the address space; the child runs its range and
- * answers one byte. A child that dies closes its end, so the parent's read returns 0 at once and the
+ * (fn, ctx, lo, hi), valid in the child because fork copied the address space; the child runs that
+ * range and answers one byte. The children serve every job until the parent closes their sockets. A child that dies closes its end, so the parent's read returns 0 at once and the
  * death is reported with the child's pid and signal, never waited on forever. Sockets rather than
  * pipes because send(MSG_NOSIGNAL) to a dead child fails with EPIPE instead of killing the parent. */
 #include "analyze/exec.h"
@@ -18,23 +18,23 @@
 typedef struct exec_msg {
     exec_fn fn; /* NULL: exit */
     void *ctx;
+    uint32_t lo, hi;
 } exec_msg_t;
 
 struct exec__proc {
     unsigned workers;
-    const uint32_t *lo, *hi;
     pid_t *pids; /* [workers]; pids[0] unused (the parent is worker 0) */
     int *fds;    /* the parent's end of each child's socket, -1 when closed */
 };
 
 /* A child's life: run what the parent sends until it sends NULL or goes away. _exit, not exit: the
  * child must not run the parent's atexit handlers or flush its stdio buffers a second time. */
-static void exec_child(int fd, uint32_t lo, uint32_t hi) {
+static void exec_child(int fd) {
     exec_msg_t m;
     for (;;) {
         ssize_t n = recv(fd, &m, sizeof(m), MSG_WAITALL);
         if (n != (ssize_t)sizeof(m) || !m.fn) _exit(n == 0 || (n == (ssize_t)sizeof(m) && !m.fn) ? 0 : 3);
-        m.fn(m.ctx, lo, hi);
+        m.fn(m.ctx, m.lo, m.hi);
         char ok = 1;
         if (send(fd, &ok, 1, MSG_NOSIGNAL) != 1) _exit(4);
     }
@@ -54,7 +54,7 @@ static void exec_describe_death(exec__proc_t *p, unsigned w, char *err) {
     p->pids[w] = 0;
 }
 
-exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint32_t *hi, char *err) {
+exec__proc_t *exec__proc_begin(unsigned workers, char *err) {
     exec__proc_t *p = calloc(1, sizeof(*p));
     if (!p || !(p->pids = calloc(workers, sizeof(pid_t))) || !(p->fds = malloc(workers * sizeof(int)))) {
         if (p) free(p->pids);
@@ -62,7 +62,7 @@ exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint3
         exec__errf(err, "processes: out of memory");
         return NULL;
     }
-    *p = (exec__proc_t){workers, lo, hi, p->pids, p->fds};
+    *p = (exec__proc_t){workers, p->pids, p->fds};
     for (unsigned w = 0; w < workers; w++) p->fds[w] = -1;
     for (unsigned w = 1; w < workers; w++) {
         int sv[2];
@@ -80,7 +80,7 @@ exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint3
         if (pid == 0) { /* the child keeps only its own end */
             for (unsigned k = 1; k < w; k++) close(p->fds[k]);
             close(sv[0]);
-            exec_child(sv[1], lo[w], hi[w]);
+            exec_child(sv[1]);
         }
         close(sv[1]);
         p->fds[w] = sv[0];
@@ -88,18 +88,19 @@ exec__proc_t *exec__proc_begin(unsigned workers, const uint32_t *lo, const uint3
     }
     return p;
 fail:
-    exec__proc_end(p, NULL);
+    exec__proc_end(p);
     return NULL;
 }
 
-int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err) {
-    exec_msg_t m = {fn, ctx};
-    for (unsigned w = 1; w < p->workers; w++)
+int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, const uint32_t *lo, const uint32_t *hi, char *err) {
+    for (unsigned w = 1; w < p->workers; w++) {
+        exec_msg_t m = {fn, ctx, lo[w], hi[w]};
         if (send(p->fds[w], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
             exec_describe_death(p, w, err);
             return -1;
         }
-    fn(ctx, p->lo[0], p->hi[0]);
+    }
+    fn(ctx, lo[0], hi[0]);
     int rc = 0;
     for (unsigned w = 1; w < p->workers; w++) {
         char ok;
@@ -113,22 +114,16 @@ int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err) {
     return rc;
 }
 
-/* Stops every child still alive: closing its socket makes its recv() return 0, and it exits 0. A
- * child that already died was reaped by exec_describe_death(). */
-int exec__proc_end(exec__proc_t *p, char *err) {
-    int rc = 0;
+/* Stops every child still alive: closing its socket makes its recv() return 0, and it exits. A child
+ * that died was reported by the run that found it (exec_describe_death() reaped it); between runs a
+ * child only waits in recv(), so how the others exit has nothing left to report. */
+void exec__proc_end(exec__proc_t *p) {
     for (unsigned w = 1; w < p->workers; w++)
         if (p->fds[w] >= 0) close(p->fds[w]);
-    for (unsigned w = 1; w < p->workers; w++) {
-        int status;
-        if (p->pids[w] <= 0) continue;
-        if (waitpid(p->pids[w], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            if (rc == 0) exec__errf(err, "processes: worker %u (pid %d) failed", w, (int)p->pids[w]);
-            rc = -1;
-        }
-    }
+    for (unsigned w = 1; w < p->workers; w++)
+        if (p->pids[w] > 0)
+            while (waitpid(p->pids[w], NULL, 0) < 0 && errno == EINTR) {}
     free(p->pids);
     free(p->fds);
     free(p);
-    return rc;
 }

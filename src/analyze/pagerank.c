@@ -128,15 +128,15 @@ int pr_run(const pgraph_t *pg, exec_t *ex, const pr_opts_t *o, double *rank, pr_
     *st = (pr_state_t){.pg = pg, .val = arr, .vnext = arr + pg->n, .blk_l1 = arr + 2 * (size_t)pg->n,
                        .blk_dangling = arr + 2 * (size_t)pg->n + pg->nblocks, .damping = o->damping,
                        .prefetch = o->prefetch};
-    if (exec_begin(ex, pg->nblocks, pg->in_prefix, err) < 0) goto done;
+    if (exec_begin(ex, pg->nblocks, pg->work_prefix, err) < 0) goto done;
     rc = pr_iterate(pg, ex, st, o, res, err);
-    if (exec_end(ex, rc < 0 ? NULL : err) < 0) rc = -1;
+    exec_end(ex);
     if (rc == 0)
         for (uint32_t p = 0; p < pg->n; p++) {
             uint32_t v = pg->slot_of[p];
             rank[p] = pr_rank(st->val[v], pg->out_deg[v]);
         }
 done:
-    exec_release(ex, mem, bytes);
+    exec_release(ex, mem);
     return rc;
 }

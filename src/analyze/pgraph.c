@@ -117,9 +117,9 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     pg->page_of = malloc((size_t)n * sizeof(uint32_t));
     if ((pg->in_off = big_alloc(((size_t)n + 1) * sizeof(uint32_t))))
         memset(pg->in_off, 0, ((size_t)n + 1) * sizeof(uint32_t));
-    pg->in_prefix = calloc((size_t)pg->nblocks + 1, sizeof(uint64_t));
+    pg->work_prefix = calloc((size_t)pg->nblocks + 1, sizeof(uint64_t));
     tmp = calloc((size_t)n, sizeof(uint32_t));
-    if (!pg->out_deg || !pg->slot_of || !pg->page_of || !pg->in_off || !pg->in_prefix || !tmp) goto oom;
+    if (!pg->out_deg || !pg->slot_of || !pg->page_of || !pg->in_off || !pg->work_prefix || !tmp) goto oom;
     if ((pg->m = pg_dedupe(pg, pg->out_deg)) == UINT64_MAX) goto oom;
     if (pg->m == 0) {
         pg_errf(err, "the graph has no links");
@@ -151,7 +151,7 @@ pgraph_t *pg_build(const graph_t *g, pg_order_t order, char *err) {
     tmp = NULL;
     for (uint32_t b = 0; b < pg->nblocks; b++) {
         uint32_t end = (b + 1) * PG_BLOCK < n ? (b + 1) * PG_BLOCK : n;
-        pg->in_prefix[b + 1] = pg->in_off[end];
+        pg->work_prefix[b + 1] = (uint64_t)PG_WORK_LINK * pg->in_off[end] + (uint64_t)PG_WORK_PAGE * end;
     }
     return pg;
 oom:
@@ -169,7 +169,7 @@ void pg_free(pgraph_t *pg) {
     free(pg->out_deg);
     free(pg->slot_of);
     free(pg->page_of);
-    free(pg->in_prefix);
+    free(pg->work_prefix);
     free(pg->out_off);
     free(pg->out_dst);
     free(pg);

@@ -60,11 +60,11 @@ int score_run(const pgraph_t *pg, exec_t *ex, uint32_t work, uint64_t *total, ch
     }
     if (exec_begin(ex, pg->nblocks, prefix, err) < 0) goto done;
     rc = exec_run(ex, score_blocks, st, err);
-    if (exec_end(ex, rc < 0 ? NULL : err) < 0) rc = -1;
+    exec_end(ex);
     *total = 0;
     for (uint32_t b = 0; rc == 0 && b < pg->nblocks; b++) *total += st->blk[b];
 done:
-    exec_release(ex, mem, bytes);
+    exec_release(ex, mem);
     free(prefix);
     return rc;
 }
