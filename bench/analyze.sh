@@ -4,7 +4,8 @@
 # pr_spmv on exactly the same graph (exported with `graph --edges`), measured in the same rounds,
 # interleaved; what each technique buys (page order, prefetch, huge pages; gapbs with huge pages
 # too); 2 workers against 1 for threads,
-# openmp and processes (gapbs pr with 2 threads beside them); peak RSS and bytes per link.
+# openmp and processes (gapbs pr with 2 threads beside them), and at 2 workers a first run (workers
+# started or forked, memory first touched) beside the fastest; peak RSS and bytes per link.
 #
 # usage: bench/analyze.sh [--pages N] [--rounds R] [--iters I] [--repeat K] [--quick]
 #   --pages N    pages of the generated graph (default 1000000, out-degree 8, seed 42)
@@ -64,8 +65,8 @@ record() { echo "$1 $2" >> "$OUT/results"; } # name value
 # Runs a command with a transparent-huge-page setting changed (enabled: always, madvise, never;
 # shmem_enabled: advise, never, ...), then restores the machine's. We ask for huge pages with
 # madvise; gapbs does not, so "enabled=always" is gapbs with them too: the fair reference for a
-# technique the other code could have by a system setting. Shared memory (the processes model) gets
-# them only with shmem_enabled=advise (Debian's default is never).
+# technique the other code could have by a system setting. (Shared memory, the processes model's,
+# gets them by MADV_COLLAPSE whatever shmem_enabled says; see src/analyze/exec.c.)
 THP=/sys/kernel/mm/transparent_hugepage
 HAVE_THP=0
 [ -w "$THP/enabled" ] && [ -w "$THP/shmem_enabled" ] && HAVE_THP=1
@@ -89,11 +90,8 @@ for r in $(seq "$ROUNDS"); do
   for m in threads openmp processes; do
     record "$m-1" "$(ours 0,1 --model "$m" --workers 1)"
     record "$m-2" "$(ours 0,1 --model "$m" --workers 2)"
+    record "$m-2-first" "$(ours 0,1 --model "$m" --workers 2 --repeat 1)"
   done
-  if [ $HAVE_THP = 1 ]; then
-    record "processes-shmemthp-1" "$(thp shmem_enabled advise ours 0,1 --model processes --workers 1)"
-    record "processes-shmemthp-2" "$(thp shmem_enabled advise ours 0,1 --model processes --workers 2)"
-  fi
   if [ $HAVE_GAPBS = 1 ]; then
     record "gapbs-pr" "$(gap "$CPU" 1 pr)"
     record "gapbs-pr_spmv" "$(gap "$CPU" 1 pr_spmv)"
@@ -150,19 +148,17 @@ print()
 print("| model | 1 worker | 2 workers | speedup (median of ratios per round) |")
 print("|---|---|---|---|")
 pairs = [("threads", "threads-1", "threads-2"), ("openmp", "openmp-1", "openmp-2"), ("processes", "processes-1", "processes-2")]
-if "processes-shmemthp-1" in v:
-    pairs.append(("processes, shmem_enabled=advise", "processes-shmemthp-1", "processes-shmemthp-2"))
 if have_gap == "1":
     pairs.append(("gapbs pr", "gapbs-pr-1", "gapbs-pr-2"))
 for name, a, b in pairs:
     ratios = [x / y for x, y in zip(v[a], v[b])]
     print("| %s | %s | %s | %.2fx (%.2f–%.2f) |" % (name, cell(a), cell(b), statistics.median(ratios), min(ratios), max(ratios)))
 print()
-pt = [x / y for x, y in zip(v["processes-2"], v["threads-2"])]
-print("processes / threads at 2 workers: %.2f (%.2f–%.2f)" % (statistics.median(pt), min(pt), max(pt)))
-if "processes-shmemthp-2" in v:
-    pt = [x / y for x, y in zip(v["processes-shmemthp-2"], v["threads-2"])]
-    print("processes (shmem_enabled=advise) / threads at 2 workers: %.2f (%.2f–%.2f)" % (statistics.median(pt), min(pt), max(pt)))
+for a, b, what in [("processes-2", "threads-2", "fastest run"), ("openmp-2", "threads-2", "fastest run"),
+                   ("processes-2-first", "threads-2-first", "first run")]:
+    pt = [x / y for x, y in zip(v[a], v[b])]
+    print("%s / %s (%s; median of per-round ratios): %.2f (%.2f–%.2f)" % (a, b, what, statistics.median(pt), min(pt), max(pt)))
+print("first runs at 2 workers: threads %s, openmp %s, processes %s" % (cell("threads-2-first"), cell("openmp-2-first"), cell("processes-2-first")))
 print("guide's flow, seconds: Python program (20 pages, ProcessPoolExecutor of 4) %s; analyze --from (%s pages crawled and analysed, processes x4) %s; %.1fx"
       % (cell("guide-python"), guide_pages, cell("guide-ours"), med["guide-python"] / med["guide-ours"]))
 print("peak RSS (sequential, whole run incl. generation): %.1f MiB, %.1f bytes per link; PageRank arrays %.1f bytes per link"

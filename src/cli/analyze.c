@@ -295,29 +295,51 @@ done:
     return rc;
 }
 
-/* The fastest of o->repeat PageRank runs with model m and w workers; its ranks must be the bits of
- * the main run's (a cheap end-to-end check of bit-identity). */
-static int sweep_time(const analyze_opts_t *o, const analyze_run_t *r, exec_model_t m, unsigned w, double *best,
+/* One configuration of the sweep: a model, its workers kept for every run, its fastest time. */
+typedef struct sweep_cfg {
+    exec_model_t m;
+    unsigned w;
+    exec_t *ex;
+    double *best;
+} sweep_cfg_t;
+
+/* One PageRank run of c, timed; its ranks must be the bits of the main run's (a cheap end-to-end
+ * check of bit-identity). */
+static int sweep_time(const analyze_opts_t *o, const analyze_run_t *r, sweep_cfg_t *c, int first, double *rank,
                       char *err) {
-    int rc = -1;
     pr_result_t res;
-    double *rank = malloc((size_t)r->pg->n * sizeof(double));
-    exec_t *ex = rank ? exec_new(m, w, err) : NULL;
-    if (!ex) goto done;
-    for (uint32_t k = 0; k < o->repeat; k++) {
-        double t = now_s();
-        if (pr_run(r->pg, ex, &o->pr, rank, &res, err) < 0) goto done;
-        t = now_s() - t;
-        if (k == 0 || t < *best) *best = t;
-    }
+    double t = now_s();
+    if (pr_run(r->pg, c->ex, &o->pr, rank, &res, err) < 0) return -1;
+    t = now_s() - t;
+    if (first || t < *c->best) *c->best = t;
     if (memcmp(rank, r->rank, (size_t)r->pg->n * sizeof(double)) != 0) {
-        snprintf(err, 256, "internal error: %s with %u workers gave other ranks", exec_model_name(m), w);
-        goto done;
+        snprintf(err, 256, "internal error: %s with %u workers gave other ranks", exec_model_name(c->m), c->w);
+        return -1;
     }
-    rc = 0;
-done:
+    return 0;
+}
+
+/* Times every configuration o->repeat times, keeping each one's fastest. The configurations take
+ * turns, one run each per round, so that a machine whose speed drifts over seconds (turbo, other
+ * guests on the host) slows them alike rather than whichever ran during a slow spell. */
+static int sweep_times(const analyze_opts_t *o, analyze_run_t *r, char *err) {
+    sweep_cfg_t cfg[1 + SWEEP_MODELS * SWEEP_MAX];
+    unsigned n = 0;
+    int rc = -1;
+    double *rank = malloc((size_t)r->pg->n * sizeof(double));
+    cfg[n++] = (sweep_cfg_t){EXEC_SEQUENTIAL, 1, NULL, &r->t_seq};
+    for (int m = 0; m < SWEEP_MODELS; m++)
+        for (unsigned i = 0; i < o->nsweep; i++)
+            cfg[n++] = (sweep_cfg_t){sweep_models[m], o->sweep[i], NULL, &r->t_sweep[m][i]};
+    for (unsigned i = 0; i < n; i++)
+        if (!(cfg[i].ex = exec_new(cfg[i].m, cfg[i].w, err))) goto done;
     if (!rank) snprintf(err, 256, "out of memory");
-    exec_free(ex);
+    for (uint32_t k = 0; rank && k < o->repeat; k++)
+        for (unsigned i = 0; i < n; i++)
+            if (sweep_time(o, r, &cfg[i], k == 0, rank, err) < 0) goto done;
+    rc = rank ? 0 : -1;
+done:
+    for (unsigned i = 0; i < n; i++) exec_free(cfg[i].ex);
     free(rank);
     return rc;
 }
@@ -335,13 +357,10 @@ static double amdahl_fit(const unsigned *n, const double *speedup, unsigned k) {
 }
 
 static int sweep_run(const analyze_opts_t *o, analyze_run_t *r, char *err) {
-    if (sweep_time(o, r, EXEC_SEQUENTIAL, 1, &r->t_seq, err) < 0) return -1;
+    if (sweep_times(o, r, err) < 0) return -1;
     for (int m = 0; m < SWEEP_MODELS; m++) {
         double speedup[SWEEP_MAX];
-        for (unsigned i = 0; i < o->nsweep; i++) {
-            if (sweep_time(o, r, sweep_models[m], o->sweep[i], &r->t_sweep[m][i], err) < 0) return -1;
-            speedup[i] = r->t_seq / r->t_sweep[m][i];
-        }
+        for (unsigned i = 0; i < o->nsweep; i++) speedup[i] = r->t_seq / r->t_sweep[m][i];
         r->serial[m] = amdahl_fit(o->sweep, speedup, o->nsweep);
     }
     return 0;
