@@ -283,6 +283,8 @@ static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err)
         t = now_s() - t;
         if (k == 0 || t < r->t_pagerank) r->t_pagerank = t;
     }
+    exec_free(ex); /* its workers and job memory, before the statistics allocate theirs */
+    ex = NULL;
     t = now_s();
     if (gstats_compute(r->pg, r->rank, o->top, &r->st, err) < 0) goto done;
     r->t_stats = now_s() - t;
