@@ -149,11 +149,10 @@ static void exec_map_huge(void *p, size_t bytes, int shared) {
  * first aligned address, the rest given back. */
 static void *exec_map_new(exec_t *ex, size_t bytes, char *err) {
     int shared = ex->model == EXEC_PROCESSES;
+    int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
     char *r = mmap(NULL, bytes + EXEC_HUGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     char *p = r == MAP_FAILED ? r : (char *)(((uintptr_t)r + EXEC_HUGE - 1) & ~(uintptr_t)(EXEC_HUGE - 1));
-    if (p != MAP_FAILED)
-        p = mmap(p, bytes, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED,
-                 -1, 0);
+    if (p != MAP_FAILED) p = mmap(p, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED) {
         exec__errf(err, "exec: mmap %zu bytes: %s", bytes, strerror(errno));
         if (r != MAP_FAILED) munmap(r, bytes + EXEC_HUGE);

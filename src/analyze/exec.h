@@ -1,7 +1,8 @@
 /* How `crawlbench analyze` runs one loop over many workers: the four models of CPU-bound work
  * (sequential, threads, processes, openmp) behind one interface. A job is a loop over fixed blocks
  * of pages; each worker gets one contiguous range of blocks, cut so that the ranges hold about the
- * same number of edges (a power-law graph cut by pages leaves one worker with most of the work).
+ * same work, as the caller weighs it (a power-law graph cut by pages leaves one worker with most of
+ * the work).
  *
  * The workers (threads, processes) start at the first job and live until exec_free(), like a
  * ProcessPoolExecutor: a PageRank run then costs no fork, no thread creation and no first-touch page
@@ -10,7 +11,9 @@
  * Conventions: functions return 0 / -1 (or NULL) and write "what: why" into err[EXEC_ERR_LEN].
  * Memory that a job writes must come from exec_alloc(): for the processes model it is a shared
  * mapping (MAP_SHARED), the only memory a forked worker writes that its parent can read. Everything
- * else the job reads (the graph) is shared copy-on-write by fork. */
+ * else the job reads (the graph) is shared copy-on-write by fork, so it must exist, and stay
+ * unchanged, from before the first exec_begin(): a worker sees the parent's own memory as it was
+ * when the worker was forked. */
 #ifndef CRAWLBENCH_EXEC_H
 #define CRAWLBENCH_EXEC_H
 

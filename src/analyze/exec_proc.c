@@ -2,9 +2,10 @@
  * copy-on-write and never copied or pickled, and results come back through the MAP_SHARED memory of
  * exec_alloc(). Each child talks to its parent over one socketpair: the parent sends a job run as
  * (fn, ctx, lo, hi), valid in the child because fork copied the address space; the child runs that
- * range and answers one byte. The children serve every job until the parent closes their sockets. A child that dies closes its end, so the parent's read returns 0 at once and the
- * death is reported with the child's pid and signal, never waited on forever. Sockets rather than
- * pipes because send(MSG_NOSIGNAL) to a dead child fails with EPIPE instead of killing the parent. */
+ * range and answers one byte. The children serve every job until the parent closes their sockets. A
+ * child that dies closes its end, so the parent's read returns 0 at once and the death is reported
+ * with the child's pid and signal, never waited on forever. Sockets rather than pipes because
+ * send(MSG_NOSIGNAL) to a dead child fails with EPIPE instead of killing the parent. */
 #include "analyze/exec.h"
 
 #include <errno.h>
@@ -92,7 +93,8 @@ fail:
     return NULL;
 }
 
-int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, const uint32_t *lo, const uint32_t *hi, char *err) {
+int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, const uint32_t *lo, const uint32_t *hi,
+                   char *err) {
     for (unsigned w = 1; w < p->workers; w++) {
         exec_msg_t m = {fn, ctx, lo[w], hi[w]};
         if (send(p->fds[w], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
