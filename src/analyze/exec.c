@@ -1,10 +1,11 @@
-/* The sequential, threads and openmp models of src/analyze/exec.h, the work split they share, and
- * the job memory; the processes model is in exec_proc.c.
+/* The sequential, threads and openmp models of src/analyze/exec.h, the chunks they share, and the
+ * job memory; the processes model is in exec_proc.c.
  *
  * threads: workers - 1 pthreads, started by the first job and kept until exec_free() (the caller is
- * worker 0), meet the caller at two barriers per run, one to start and one to finish, so a PageRank
- * iteration costs two barrier crossings and no thread creation. pthread_barrier_wait() orders memory:
- * what one worker wrote before the finishing barrier, every worker reads after it.
+ * worker 0), meet the caller at two barriers per run, one to start and one to finish, and between
+ * them take chunks from one atomic counter, so a PageRank iteration costs two barrier crossings and
+ * one atomic add per chunk, and no thread creation. pthread_barrier_wait() orders memory: what one
+ * worker wrote before the finishing barrier, every worker reads after it.
  *
  * Job memory is kept mapped when released and reused by the next job of at most its size: a repeated
  * PageRank run then touches no new page. That matters most to the processes model, whose shared
@@ -51,7 +52,8 @@ typedef struct exec_map {
 struct exec {
     exec_model_t model;
     unsigned workers;
-    uint32_t *lo, *hi; /* each worker's block range in the current job */
+    exec__chunks_t *ch; /* the current job's chunks, shared with every worker */
+    size_t ch_bytes;
     int running;
     exec_threads_t *th;
     exec__proc_t *proc;
@@ -59,10 +61,6 @@ struct exec {
     exec_map_t maps[EXEC_MAPS];
 };
 
-typedef struct exec_worker_arg {
-    exec_t *ex;
-    unsigned w;
-} exec_worker_arg_t;
 
 void exec__errf(char *err, const char *fmt, ...) {
     if (!err) return;
@@ -101,9 +99,13 @@ exec_t *exec_new(exec_model_t m, unsigned workers, char *err) {
     if (!ex) goto fail;
     ex->model = m;
     ex->workers = m == EXEC_SEQUENTIAL ? 1 : workers;
-    ex->lo = calloc(ex->workers, sizeof(uint32_t));
-    ex->hi = calloc(ex->workers, sizeof(uint32_t));
-    if (!ex->lo || !ex->hi) goto fail;
+    size_t nchunks = (size_t)ex->workers * EXEC_CHUNKS_PER_WORKER;
+    ex->ch_bytes = sizeof(exec__chunks_t) + (nchunks + 1) * sizeof(uint32_t);
+    ex->ch = mmap(NULL, ex->ch_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ex->ch == MAP_FAILED) {
+        ex->ch = NULL;
+        goto fail;
+    }
     return ex;
 fail:
     exec_free(ex);
@@ -119,8 +121,7 @@ void exec_free(exec_t *ex) {
     if (ex->proc) exec__proc_end(ex->proc);
     for (int i = 0; i < EXEC_MAPS; i++)
         if (ex->maps[i].p) munmap(ex->maps[i].p, ex->maps[i].bytes);
-    free(ex->lo);
-    free(ex->hi);
+    if (ex->ch) munmap(ex->ch, ex->ch_bytes);
     free(ex);
 }
 
@@ -198,18 +199,26 @@ void exec_release(exec_t *ex, void *p) {
         if (ex->maps[i].p == p) ex->maps[i].busy = 0;
 }
 
-/* Cuts blocks into workers ranges of about equal work: worker w starts at the first block whose
- * preceding work reaches w / workers of the total. */
-static void exec_split(exec_t *ex, uint32_t nblocks, const uint64_t *prefix) {
-    uint64_t total = prefix[nblocks];
-    uint32_t b = 0;
-    for (unsigned w = 0; w < ex->workers; w++) {
-        uint64_t goal = (uint64_t)((unsigned __int128)total * w / ex->workers);
+/* Cuts blocks into chunks of about equal work (one for a single worker): chunk c starts at the
+ * first block whose preceding work reaches c / n of the total. A block heavier than a chunk's share
+ * leaves empty chunks after it, which cost one atomic add each. */
+static void exec_cut(exec_t *ex, uint32_t nblocks, const uint64_t *prefix) {
+    exec__chunks_t *ch = ex->ch;
+    uint32_t n = ex->workers == 1 ? 1 : ex->workers * EXEC_CHUNKS_PER_WORKER, b = 0;
+    if (n > nblocks) n = nblocks ? nblocks : 1;
+    for (uint32_t c = 0; c < n; c++) {
+        uint64_t goal = (uint64_t)((unsigned __int128)prefix[nblocks] * c / n);
         while (b < nblocks && prefix[b] < goal) b++;
-        ex->lo[w] = b;
-        if (w > 0) ex->hi[w - 1] = b;
+        ch->cut[c] = b;
     }
-    ex->hi[ex->workers - 1] = nblocks;
+    ch->cut[n] = nblocks;
+    ch->n = n;
+}
+
+void exec__take(exec__chunks_t *ch, exec_fn fn, void *ctx) {
+    uint32_t c;
+    while ((c = atomic_fetch_add_explicit(&ch->next, 1, memory_order_relaxed)) < ch->n)
+        if (ch->cut[c] < ch->cut[c + 1]) fn(ctx, ch->cut[c], ch->cut[c + 1]);
 }
 
 static void exec_threads_open(exec_threads_t *th, int gate) {
@@ -220,8 +229,7 @@ static void exec_threads_open(exec_threads_t *th, int gate) {
 }
 
 static void *exec_thread_main(void *arg) {
-    exec_worker_arg_t *a = arg;
-    exec_t *ex = a->ex;
+    exec_t *ex = arg;
     exec_threads_t *th = ex->th;
     pthread_mutex_lock(&th->gate_lock);
     while (th->gate == 0) pthread_cond_wait(&th->gate_cond, &th->gate_lock);
@@ -230,10 +238,9 @@ static void *exec_thread_main(void *arg) {
     while (go) {
         pthread_barrier_wait(&th->start);
         if (th->stop) break;
-        th->fn(th->ctx, ex->lo[a->w], ex->hi[a->w]);
+        exec__take(ex->ch, th->fn, th->ctx);
         pthread_barrier_wait(&th->done);
     }
-    free(a);
     return NULL;
 }
 
@@ -272,10 +279,7 @@ static int exec_threads_begin(exec_t *ex, char *err) {
     pthread_cond_init(&th->gate_cond, NULL);
     ex->th = th;
     for (unsigned w = 1; w < ex->workers; w++) {
-        exec_worker_arg_t *a = malloc(sizeof(*a));
-        int rc = a ? 0 : ENOMEM;
-        if (a) *a = (exec_worker_arg_t){ex, w};
-        if (a && (rc = pthread_create(&th->tids[th->started], NULL, exec_thread_main, a)) != 0) free(a);
+        int rc = pthread_create(&th->tids[th->started], NULL, exec_thread_main, ex);
         if (rc != 0) {
             exec__errf(err, "exec: pthread_create: %s", strerror(rc));
             goto fail;
@@ -294,7 +298,7 @@ static int exec_proc_ready(exec_t *ex, char *err) {
     if (ex->proc && !ex->proc_stale) return 0;
     if (ex->proc) exec__proc_end(ex->proc);
     ex->proc_stale = 0;
-    return (ex->proc = exec__proc_begin(ex->workers, err)) ? 0 : -1;
+    return (ex->proc = exec__proc_begin(ex->workers, ex->ch, err)) ? 0 : -1;
 }
 
 int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err) {
@@ -302,19 +306,22 @@ int exec_begin(exec_t *ex, uint32_t nblocks, const uint64_t *prefix, char *err) 
         exec__errf(err, "exec: a job is already running");
         return -1;
     }
-    exec_split(ex, nblocks, prefix);
+    exec_cut(ex, nblocks, prefix);
     if (ex->model == EXEC_THREADS && ex->workers > 1 && !ex->th && exec_threads_begin(ex, err) < 0) return -1;
     if (ex->model == EXEC_PROCESSES && ex->workers > 1 && exec_proc_ready(ex, err) < 0) return -1;
     ex->running = 1;
     return 0;
 }
 
+/* The same chunks, taken in turn by OpenMP's own counter. */
 static void exec_run_openmp(exec_t *ex, exec_fn fn, void *ctx) {
-    int n = (int)ex->workers;
+    const exec__chunks_t *ch = ex->ch;
+    int n = (int)ch->n;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(n) schedule(static, 1)
+#pragma omp parallel for num_threads((int)ex->workers) schedule(dynamic, 1)
 #endif
-    for (int w = 0; w < n; w++) fn(ctx, ex->lo[w], ex->hi[w]);
+    for (int c = 0; c < n; c++)
+        if (ch->cut[c] < ch->cut[c + 1]) fn(ctx, ch->cut[c], ch->cut[c + 1]);
 }
 
 int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
@@ -325,20 +332,21 @@ int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
     if (ex->th) {
         ex->th->fn = fn;
         ex->th->ctx = ctx;
+        atomic_store_explicit(&ex->ch->next, 0, memory_order_relaxed);
         pthread_barrier_wait(&ex->th->start);
-        fn(ctx, ex->lo[0], ex->hi[0]);
+        exec__take(ex->ch, fn, ctx);
         pthread_barrier_wait(&ex->th->done);
         return 0;
     }
     if (ex->proc) {
-        if (exec__proc_run(ex->proc, fn, ctx, ex->lo, ex->hi, err) == 0) return 0;
+        if (exec__proc_run(ex->proc, fn, ctx, err) == 0) return 0;
         exec__proc_end(ex->proc);
         ex->proc = NULL;
         ex->running = 0;
         return -1;
     }
     if (ex->model == EXEC_OPENMP) exec_run_openmp(ex, fn, ctx);
-    else fn(ctx, ex->lo[0], ex->hi[ex->workers - 1]);
+    else fn(ctx, 0, ex->ch->cut[ex->ch->n]); /* one worker: every block in one call */
     return 0;
 }
 

@@ -1,11 +1,12 @@
 /* The processes model of src/analyze/exec.h: fork after loading, so the graph is shared
  * copy-on-write and never copied or pickled, and results come back through the MAP_SHARED memory of
  * exec_alloc(). Each child talks to its parent over one socketpair: the parent sends a job run as
- * (fn, ctx, lo, hi), valid in the child because fork copied the address space; the child runs that
- * range and answers one byte. The children serve every job until the parent closes their sockets. A
- * child that dies closes its end, so the parent's read returns 0 at once and the death is reported
- * with the child's pid and signal, never waited on forever. Sockets rather than pipes because
- * send(MSG_NOSIGNAL) to a dead child fails with EPIPE instead of killing the parent. */
+ * (fn, ctx), valid in the child because fork copied the address space; the child takes chunks of the
+ * job from the shared exec__chunks_t until none is left and answers one byte. The children serve
+ * every job until the parent closes their sockets. A child that dies closes its end, so the
+ * parent's read returns 0 at once and the death is reported with the child's pid and signal, never
+ * waited on forever. Sockets rather than pipes because send(MSG_NOSIGNAL) to a dead child fails
+ * with EPIPE instead of killing the parent. */
 #include "analyze/exec.h"
 
 #include <errno.h>
@@ -19,23 +20,23 @@
 typedef struct exec_msg {
     exec_fn fn; /* NULL: exit */
     void *ctx;
-    uint32_t lo, hi;
 } exec_msg_t;
 
 struct exec__proc {
     unsigned workers;
+    exec__chunks_t *ch;
     pid_t *pids; /* [workers]; pids[0] unused (the parent is worker 0) */
     int *fds;    /* the parent's end of each child's socket, -1 when closed */
 };
 
 /* A child's life: run what the parent sends until it sends NULL or goes away. _exit, not exit: the
  * child must not run the parent's atexit handlers or flush its stdio buffers a second time. */
-static void exec_child(int fd) {
+static void exec_child(int fd, exec__chunks_t *ch) {
     exec_msg_t m;
     for (;;) {
         ssize_t n = recv(fd, &m, sizeof(m), MSG_WAITALL);
         if (n != (ssize_t)sizeof(m) || !m.fn) _exit(n == 0 || (n == (ssize_t)sizeof(m) && !m.fn) ? 0 : 3);
-        m.fn(m.ctx, m.lo, m.hi);
+        exec__take(ch, m.fn, m.ctx);
         char ok = 1;
         if (send(fd, &ok, 1, MSG_NOSIGNAL) != 1) _exit(4);
     }
@@ -55,7 +56,7 @@ static void exec_describe_death(exec__proc_t *p, unsigned w, char *err) {
     p->pids[w] = 0;
 }
 
-exec__proc_t *exec__proc_begin(unsigned workers, char *err) {
+exec__proc_t *exec__proc_begin(unsigned workers, exec__chunks_t *ch, char *err) {
     exec__proc_t *p = calloc(1, sizeof(*p));
     if (!p || !(p->pids = calloc(workers, sizeof(pid_t))) || !(p->fds = malloc(workers * sizeof(int)))) {
         if (p) free(p->pids);
@@ -63,7 +64,7 @@ exec__proc_t *exec__proc_begin(unsigned workers, char *err) {
         exec__errf(err, "processes: out of memory");
         return NULL;
     }
-    *p = (exec__proc_t){workers, p->pids, p->fds};
+    *p = (exec__proc_t){workers, ch, p->pids, p->fds};
     for (unsigned w = 0; w < workers; w++) p->fds[w] = -1;
     for (unsigned w = 1; w < workers; w++) {
         int sv[2];
@@ -81,7 +82,7 @@ exec__proc_t *exec__proc_begin(unsigned workers, char *err) {
         if (pid == 0) { /* the child keeps only its own end */
             for (unsigned k = 1; k < w; k++) close(p->fds[k]);
             close(sv[0]);
-            exec_child(sv[1]);
+            exec_child(sv[1], ch);
         }
         close(sv[1]);
         p->fds[w] = sv[0];
@@ -93,16 +94,15 @@ fail:
     return NULL;
 }
 
-int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, const uint32_t *lo, const uint32_t *hi,
-                   char *err) {
-    for (unsigned w = 1; w < p->workers; w++) {
-        exec_msg_t m = {fn, ctx, lo[w], hi[w]};
+int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err) {
+    exec_msg_t m = {fn, ctx};
+    atomic_store_explicit(&p->ch->next, 0, memory_order_relaxed); /* before any child can read it */
+    for (unsigned w = 1; w < p->workers; w++)
         if (send(p->fds[w], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
             exec_describe_death(p, w, err);
             return -1;
         }
-    }
-    fn(ctx, lo[0], hi[0]);
+    exec__take(p->ch, fn, ctx);
     int rc = 0;
     for (unsigned w = 1; w < p->workers; w++) {
         char ok;

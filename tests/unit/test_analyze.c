@@ -5,8 +5,10 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analyze/exec.h"
@@ -237,8 +239,8 @@ static void record_range(void *ctx, uint32_t lo, uint32_t hi) {
     for (uint32_t b = lo; b < hi; b++) r->owner[b] = lo, r->runs[b]++;
 }
 
-/* Block 0 holds as much work as the 63 others together: with two workers it must be a range alone,
- * which a split by pages (32 blocks each) would not do. */
+/* Block 0 holds as much work as the 63 others together: with two workers it must be a chunk alone,
+ * which a split by pages would not make it. */
 Test(exec, work_is_split_by_edges_and_every_block_runs_once) {
     uint64_t prefix[65] = {0};
     for (int b = 0; b < 64; b++) prefix[b + 1] = prefix[b] + (b == 0 ? 63 : 1);
@@ -258,6 +260,46 @@ Test(exec, work_is_split_by_edges_and_every_block_runs_once) {
     }
 }
 
+/* The first chunk to start stalls until every other block is done: only workers that take chunks
+ * in turn can finish them (a fixed range per worker leaves the stalled one's range undone, and the
+ * wait times out). So one slowed worker does not hold up the run. */
+typedef struct stall {
+    _Atomic uint32_t done;
+    _Atomic int stalled, timed_out;
+} stall_t;
+
+static void stall_first(void *ctx, uint32_t lo, uint32_t hi) {
+    stall_t *s = ctx;
+    int no = 0;
+    if (atomic_compare_exchange_strong(&s->stalled, &no, 1)) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do clock_gettime(CLOCK_MONOTONIC, &t);
+        while (atomic_load(&s->done) < 64 - (hi - lo) && t.tv_sec - t0.tv_sec < 10);
+        if (atomic_load(&s->done) < 64 - (hi - lo)) atomic_store(&s->timed_out, 1);
+    }
+    atomic_fetch_add(&s->done, hi - lo);
+}
+
+Test(exec, a_stalled_worker_leaves_its_share_to_the_others, .timeout = 60) {
+    uint64_t prefix[65] = {0};
+    for (int b = 0; b < 64; b++) prefix[b + 1] = prefix[b] + 1;
+    char err[EXEC_ERR_LEN] = "";
+    for (int m = 1; m < EXEC_MODELS; m++) {
+        exec_t *ex = exec_new((exec_model_t)m, 2, err);
+        stall_t *s = ex ? exec_alloc(ex, sizeof(*s), err) : NULL;
+        cr_assert_not_null(s, "%s", err);
+        cr_assert_eq(exec_begin(ex, 64, prefix, err), 0, "%s", err);
+        cr_assert_eq(exec_run(ex, stall_first, s, err), 0, "%s", err);
+        exec_end(ex);
+        cr_assert_eq(atomic_load(&s->done), 64, "%s", exec_model_name((exec_model_t)m));
+        cr_assert(!atomic_load(&s->timed_out), "%s: the stalled worker's blocks were left to it",
+                  exec_model_name((exec_model_t)m));
+        exec_release(ex, s);
+        exec_free(ex);
+    }
+}
+
 Test(exec, worker_counts_are_checked) {
     char err[EXEC_ERR_LEN] = "";
     cr_assert_null(exec_new(EXEC_THREADS, 0, err));
@@ -269,16 +311,51 @@ Test(exec, worker_counts_are_checked) {
     cr_assert_eq(m, EXEC_OPENMP);
 }
 
+/* Dynamic scheduling lets a worker that starts first take every chunk; a test that needs every
+ * worker to take part meets them first: each worker's first chunk of run `job` waits until all have
+ * arrived. Bounded: after 10 s it goes on, and the test's assertions then say who never came. The
+ * meeting lives in exec_alloc() memory, so forked workers count too. */
+typedef struct meeting {
+    _Atomic unsigned arrived;
+    unsigned workers, job;
+} meeting_t;
+
+static _Thread_local unsigned met_job; /* per thread, and per process after a fork */
+
+static void meet(meeting_t *m) {
+    if (met_job == m->job) return;
+    met_job = m->job;
+    atomic_fetch_add(&m->arrived, 1);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while (atomic_load(&m->arrived) < m->workers && t.tv_sec - t0.tv_sec < 10);
+}
+
+static void meeting_start(meeting_t *m, unsigned workers) {
+    static unsigned jobs;
+    atomic_store(&m->arrived, 0);
+    m->workers = workers;
+    m->job = ++jobs;
+}
+
+static pid_t test_parent;
+
 static void die_in_worker(void *ctx, uint32_t lo, uint32_t hi) {
-    if (lo > 0) raise(SIGKILL); /* only a forked worker: the parent runs range 0 */
+    meet(ctx);
+    if (getpid() != test_parent) raise(SIGKILL);
 }
 
 Test(exec, a_dead_worker_is_reported_not_waited_for) {
     uint64_t prefix[5] = {0, 1, 2, 3, 4};
     char err[EXEC_ERR_LEN] = "";
+    test_parent = getpid();
     exec_t *ex = exec_new(EXEC_PROCESSES, 3, err);
+    meeting_t *m = exec_alloc(ex, sizeof(*m), err);
+    cr_assert_not_null(m, "%s", err);
+    meeting_start(m, 3);
     cr_assert_eq(exec_begin(ex, 4, prefix, err), 0, "%s", err);
-    cr_assert_eq(exec_run(ex, die_in_worker, NULL, err), -1);
+    cr_assert_eq(exec_run(ex, die_in_worker, m, err), -1);
     cr_assert(strstr(err, "died") && strstr(err, "Killed"), "message: %s", err);
     cr_assert_eq(exec_run(ex, record_range, NULL, err), -1, "a job whose worker died is over");
     exec_free(ex);
@@ -286,21 +363,32 @@ Test(exec, a_dead_worker_is_reported_not_waited_for) {
 
 /* Each block records the process that ran it. */
 typedef struct pid_rec {
+    meeting_t m;
     pid_t pid[64];
 } pid_rec_t;
 
 static void record_pid(void *ctx, uint32_t lo, uint32_t hi) {
     pid_rec_t *r = ctx;
+    meet(&r->m);
     for (uint32_t b = lo; b < hi; b++) r->pid[b] = getpid();
 }
 
+/* Runs record_pid over 64 blocks with 2 processes; returns the pid of the forked one. */
 static pid_t run_record_pid(exec_t *ex, pid_rec_t *r, const uint64_t *prefix) {
     char err[EXEC_ERR_LEN] = "";
+    meeting_start(&r->m, 2);
     cr_assert_eq(exec_begin(ex, 64, prefix, err), 0, "%s", err);
     cr_assert_eq(exec_run(ex, record_pid, r, err), 0, "%s", err);
     exec_end(ex);
-    cr_assert_eq(r->pid[0], getpid(), "the caller runs range 0");
-    return r->pid[63];
+    pid_t child = 0;
+    int parent = 0;
+    for (int b = 0; b < 64; b++) {
+        if (r->pid[b] == getpid()) parent = 1;
+        else if (!child) child = r->pid[b];
+        else cr_assert_eq(r->pid[b], child, "blocks ran in three processes");
+    }
+    cr_assert(parent && child > 0, "the parent and a forked worker both ran blocks (%d, %d)", parent, (int)child);
+    return child;
 }
 
 /* The processes are a pool: the next job reuses them and the memory released by the last one; a
@@ -315,7 +403,6 @@ Test(exec, processes_serve_every_job_and_see_memory_mapped_after_their_fork) {
     pid_rec_t *a = exec_alloc(ex, sizeof(*a), err);
     cr_assert_not_null(a, "%s", err);
     pid_t child = run_record_pid(ex, a, prefix);
-    cr_assert_neq(child, getpid(), "block 63 ran in a forked worker");
     exec_release(ex, a);
     pid_rec_t *b = exec_alloc(ex, sizeof(*b), err);
     cr_assert_eq(b, a, "released job memory is handed out again");
@@ -323,7 +410,7 @@ Test(exec, processes_serve_every_job_and_see_memory_mapped_after_their_fork) {
     pid_rec_t *c = exec_alloc(ex, sizeof(*c), err);
     cr_assert(c && c != b, "%s", err);
     pid_t refork = run_record_pid(ex, c, prefix);
-    cr_assert(refork != child && refork != getpid(), "a new worker: %d (was %d)", (int)refork, (int)child);
+    cr_assert_neq(refork, child, "a new worker after a new mapping (was %d)", (int)child);
     exec_release(ex, b);
     exec_release(ex, c);
     exec_free(ex);
