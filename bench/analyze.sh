@@ -5,7 +5,9 @@
 # interleaved; what each technique buys (page order, prefetch, huge pages; gapbs with huge pages
 # too); 2 workers against 1 for threads,
 # openmp and processes (gapbs pr with 2 threads beside them), and at 2 workers a first run (workers
-# started or forked, memory first touched) beside the fastest; peak RSS and bytes per link.
+# started or forked, memory first touched) beside the fastest, and runs with CPU 0 shared with a busy
+# process (`yes`), where taking chunks in turn lets the worker on CPU 1 do more; peak RSS and bytes
+# per link.
 #
 # usage: bench/analyze.sh [--pages N] [--rounds R] [--iters I] [--repeat K] [--quick]
 #   --pages N    pages of the generated graph (default 1000000, out-degree 8, seed 42)
@@ -34,7 +36,8 @@ CB=${CRAWLBENCH:-./crawlbench}
 GAPBS=${GAPBS:-/tmp/gapbs}
 CPU=${CPU:-1}
 OUT=$(mktemp -d /tmp/crawlbench-analyze-bench.XXXXXX)
-trap 'rm -rf "$OUT"; thp_restore' EXIT
+HOG=""
+trap 'rm -rf "$OUT"; thp_restore; [ -z "$HOG" ] || kill "$HOG" 2>/dev/null' EXIT
 [ -x "$CB" ] || { echo "bench/analyze.sh: no $CB (run make)" >&2; exit 1; }
 
 if [ ! -x "$GAPBS/pr" ] || [ ! -x "$GAPBS/pr_spmv" ]; then
@@ -62,6 +65,15 @@ gap() { # taskset-cpus, threads, binary
                                        END {printf "%.4f\n", best * 1e9 / (m * it)}'
 }
 record() { echo "$1 $2" >> "$OUT/results"; } # name value
+# Runs a command while a busy process shares CPU 0 (the scheduler gives each about half of it).
+cpu0_busy() {
+  taskset -c 0 yes > /dev/null &
+  HOG=$!
+  "$@"
+  kill "$HOG"
+  wait "$HOG" 2>/dev/null || true
+  HOG=""
+}
 # Runs a command with a transparent-huge-page setting changed (enabled: always, madvise, never;
 # shmem_enabled: advise, never, ...), then restores the machine's. We ask for huge pages with
 # madvise; gapbs does not, so "enabled=always" is gapbs with them too: the fair reference for a
@@ -91,6 +103,7 @@ for r in $(seq "$ROUNDS"); do
     record "$m-1" "$(ours 0,1 --model "$m" --workers 1)"
     record "$m-2" "$(ours 0,1 --model "$m" --workers 2)"
     record "$m-2-first" "$(ours 0,1 --model "$m" --workers 2 --repeat 1)"
+    record "$m-2-cpu0busy" "$(cpu0_busy ours 0,1 --model "$m" --workers 2)"
   done
   if [ $HAVE_GAPBS = 1 ]; then
     record "gapbs-pr" "$(gap "$CPU" 1 pr)"
@@ -159,6 +172,11 @@ for a, b, what in [("processes-2", "threads-2", "fastest run"), ("openmp-2", "th
     pt = [x / y for x, y in zip(v[a], v[b])]
     print("%s / %s (%s; median of per-round ratios): %.2f (%.2f–%.2f)" % (a, b, what, statistics.median(pt), min(pt), max(pt)))
 print("first runs at 2 workers: threads %s, openmp %s, processes %s" % (cell("threads-2-first"), cell("openmp-2-first"), cell("processes-2-first")))
+print("2 workers with CPU 0 shared with a busy process (ideal: 1.5x a worker alone on CPU 1):")
+for m in ["threads", "openmp", "processes"]:
+    k = m + "-2-cpu0busy"
+    ratios = [x / y for x, y in zip(v["seq"], v[k])]
+    print("  %s: %s, %.2fx sequential (median of per-round ratios; %.2f–%.2f)" % (m, cell(k), statistics.median(ratios), min(ratios), max(ratios)))
 print("guide's flow, seconds: Python program (20 pages, ProcessPoolExecutor of 4) %s; analyze --from (%s pages crawled and analysed, processes x4) %s; %.1fx"
       % (cell("guide-python"), guide_pages, cell("guide-ours"), med["guide-python"] / med["guide-ours"]))
 print("peak RSS (sequential, whole run incl. generation): %.1f MiB, %.1f bytes per link; PageRank arrays %.1f bytes per link"
