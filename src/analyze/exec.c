@@ -61,7 +61,6 @@ struct exec {
     exec_map_t maps[EXEC_MAPS];
 };
 
-
 void exec__errf(char *err, const char *fmt, ...) {
     if (!err) return;
     va_list ap;
