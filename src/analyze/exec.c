@@ -198,26 +198,26 @@ void exec_release(exec_t *ex, void *p) {
         if (ex->maps[i].p == p) ex->maps[i].busy = 0;
 }
 
-/* Cuts blocks into chunks of about equal work (one for a single worker): chunk c starts at the
- * first block whose preceding work reaches c / n of the total. A block heavier than a chunk's share
- * leaves empty chunks after it, which cost one atomic add each. */
+/* Cuts blocks into at most n chunks of about equal work (one for a single worker): the c-th cut is
+ * the first block whose preceding work reaches c / n of the total. A block heavier than a chunk's
+ * share makes cuts coincide; they are kept once, so that no chunk is empty. */
 static void exec_cut(exec_t *ex, uint32_t nblocks, const uint64_t *prefix) {
     exec__chunks_t *ch = ex->ch;
-    uint32_t n = ex->workers == 1 ? 1 : ex->workers * EXEC_CHUNKS_PER_WORKER, b = 0;
-    if (n > nblocks) n = nblocks ? nblocks : 1;
+    uint32_t n = ex->workers == 1 ? 1 : ex->workers * EXEC_CHUNKS_PER_WORKER, b = 0, k = 0;
     for (uint32_t c = 0; c < n; c++) {
         uint64_t goal = (uint64_t)((unsigned __int128)prefix[nblocks] * c / n);
         while (b < nblocks && prefix[b] < goal) b++;
-        ch->cut[c] = b;
+        if (k == 0 || b > ch->cut[k - 1]) ch->cut[k++] = b;
     }
-    ch->cut[n] = nblocks;
-    ch->n = n;
+    if (ch->cut[k - 1] == nblocks) k--; /* a cut at the end starts no chunk */
+    ch->cut[k] = nblocks;
+    ch->n = k;
 }
 
 void exec__take(exec__chunks_t *ch, exec_fn fn, void *ctx) {
     uint32_t c;
     while ((c = atomic_fetch_add_explicit(&ch->next, 1, memory_order_relaxed)) < ch->n)
-        if (ch->cut[c] < ch->cut[c + 1]) fn(ctx, ch->cut[c], ch->cut[c + 1]);
+        fn(ctx, ch->cut[c], ch->cut[c + 1]);
 }
 
 static void exec_threads_open(exec_threads_t *th, int gate) {
@@ -319,8 +319,7 @@ static void exec_run_openmp(exec_t *ex, exec_fn fn, void *ctx) {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads((int)ex->workers) schedule(dynamic, 1)
 #endif
-    for (int c = 0; c < n; c++)
-        if (ch->cut[c] < ch->cut[c + 1]) fn(ctx, ch->cut[c], ch->cut[c + 1]);
+    for (int c = 0; c < n; c++) fn(ctx, ch->cut[c], ch->cut[c + 1]);
 }
 
 int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
@@ -328,10 +327,11 @@ int exec_run(exec_t *ex, exec_fn fn, void *ctx, char *err) {
         exec__errf(err, "exec: no job is running");
         return -1;
     }
+    /* Before any worker can take a chunk: the start barrier, or the socket message, orders it. */
+    atomic_store_explicit(&ex->ch->next, 0, memory_order_relaxed);
     if (ex->th) {
         ex->th->fn = fn;
         ex->th->ctx = ctx;
-        atomic_store_explicit(&ex->ch->next, 0, memory_order_relaxed);
         pthread_barrier_wait(&ex->th->start);
         exec__take(ex->ch, fn, ctx);
         pthread_barrier_wait(&ex->th->done);

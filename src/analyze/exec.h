@@ -76,7 +76,7 @@ void exec_end(exec_t *ex);
 /* ---- Internal to exec.c and exec_proc.c. The chunks of the current job, in memory every worker
  * shares (MAP_SHARED, mapped by exec_new() before any fork), and the loop that takes them. */
 typedef struct exec__chunks {
-    _Atomic uint32_t next; /* the next chunk to take; the run's starter resets it */
+    _Atomic uint32_t next; /* the next chunk to take; exec_run() resets it */
     uint32_t n;            /* chunks in this job */
     uint32_t cut[];        /* [n + 1]: chunk c is blocks [cut[c], cut[c + 1]) */
 } exec__chunks_t;

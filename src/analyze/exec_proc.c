@@ -96,7 +96,6 @@ fail:
 
 int exec__proc_run(exec__proc_t *p, exec_fn fn, void *ctx, char *err) {
     exec_msg_t m = {fn, ctx};
-    atomic_store_explicit(&p->ch->next, 0, memory_order_relaxed); /* before any child can read it */
     for (unsigned w = 1; w < p->workers; w++)
         if (send(p->fds[w], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
             exec_describe_death(p, w, err);

@@ -255,6 +255,16 @@ done:
     return g;
 }
 
+/* One PageRank run, timed; *best keeps the fastest (first: this is the first run). */
+static int pr_timed(const analyze_opts_t *o, const pgraph_t *pg, exec_t *ex, double *rank, pr_result_t *res,
+                    int first, double *best, char *err) {
+    double t = now_s();
+    if (pr_run(pg, ex, &o->pr, rank, res, err) < 0) return -1;
+    t = now_s() - t;
+    if (first || t < *best) *best = t;
+    return 0;
+}
+
 /* Load, prepare, score, PageRank, statistics, each timed. -1 with err on failure. */
 static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err) {
     exec_t *ex = NULL;
@@ -277,12 +287,8 @@ static int analyze_compute(const analyze_opts_t *o, analyze_run_t *r, char *err)
     t = now_s();
     if (score_run(r->pg, ex, o->work, &r->score, err) < 0) goto done;
     r->t_score = now_s() - t;
-    for (uint32_t k = 0; k < o->repeat; k++) {
-        t = now_s();
-        if (pr_run(r->pg, ex, &o->pr, r->rank, &r->pr, err) < 0) goto done;
-        t = now_s() - t;
-        if (k == 0 || t < r->t_pagerank) r->t_pagerank = t;
-    }
+    for (uint32_t k = 0; k < o->repeat; k++)
+        if (pr_timed(o, r->pg, ex, r->rank, &r->pr, k == 0, &r->t_pagerank, err) < 0) goto done;
     exec_free(ex); /* its workers and job memory, before the statistics allocate theirs */
     ex = NULL;
     t = now_s();
@@ -310,10 +316,7 @@ typedef struct sweep_cfg {
 static int sweep_time(const analyze_opts_t *o, const analyze_run_t *r, sweep_cfg_t *c, int first, double *rank,
                       char *err) {
     pr_result_t res;
-    double t = now_s();
-    if (pr_run(r->pg, c->ex, &o->pr, rank, &res, err) < 0) return -1;
-    t = now_s() - t;
-    if (first || t < *c->best) *c->best = t;
+    if (pr_timed(o, r->pg, c->ex, rank, &res, first, c->best, err) < 0) return -1;
     if (memcmp(rank, r->rank, (size_t)r->pg->n * sizeof(double)) != 0) {
         snprintf(err, 256, "internal error: %s with %u workers gave other ranks", exec_model_name(c->m), c->w);
         return -1;
@@ -329,17 +332,17 @@ static int sweep_times(const analyze_opts_t *o, analyze_run_t *r, char *err) {
     unsigned n = 0;
     int rc = -1;
     double *rank = malloc((size_t)r->pg->n * sizeof(double));
+    if (!rank) return snprintf(err, 256, "out of memory"), -1;
     cfg[n++] = (sweep_cfg_t){EXEC_SEQUENTIAL, 1, NULL, &r->t_seq};
     for (int m = 0; m < SWEEP_MODELS; m++)
         for (unsigned i = 0; i < o->nsweep; i++)
             cfg[n++] = (sweep_cfg_t){sweep_models[m], o->sweep[i], NULL, &r->t_sweep[m][i]};
     for (unsigned i = 0; i < n; i++)
         if (!(cfg[i].ex = exec_new(cfg[i].m, cfg[i].w, err))) goto done;
-    if (!rank) snprintf(err, 256, "out of memory");
-    for (uint32_t k = 0; rank && k < o->repeat; k++)
+    for (uint32_t k = 0; k < o->repeat; k++)
         for (unsigned i = 0; i < n; i++)
             if (sweep_time(o, r, &cfg[i], k == 0, rank, err) < 0) goto done;
-    rc = rank ? 0 : -1;
+    rc = 0;
 done:
     for (unsigned i = 0; i < n; i++) exec_free(cfg[i].ex);
     free(rank);

@@ -264,20 +264,24 @@ Test(exec, work_is_split_by_edges_and_every_block_runs_once) {
  * in turn can finish them (a fixed range per worker leaves the stalled one's range undone, and the
  * wait times out). So one slowed worker does not hold up the run. */
 typedef struct stall {
-    _Atomic uint32_t done;
+    _Atomic unsigned done;
     _Atomic int stalled, timed_out;
 } stall_t;
+
+/* Waits until *x reaches goal, for at most 10 s (a test must not hang); whether it did. */
+static int reaches(_Atomic unsigned *x, unsigned goal) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while (atomic_load(x) < goal && t.tv_sec - t0.tv_sec < 10);
+    return atomic_load(x) >= goal;
+}
 
 static void stall_first(void *ctx, uint32_t lo, uint32_t hi) {
     stall_t *s = ctx;
     int no = 0;
-    if (atomic_compare_exchange_strong(&s->stalled, &no, 1)) {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        do clock_gettime(CLOCK_MONOTONIC, &t);
-        while (atomic_load(&s->done) < 64 - (hi - lo) && t.tv_sec - t0.tv_sec < 10);
-        if (atomic_load(&s->done) < 64 - (hi - lo)) atomic_store(&s->timed_out, 1);
-    }
+    if (atomic_compare_exchange_strong(&s->stalled, &no, 1) && !reaches(&s->done, 64 - (hi - lo)))
+        atomic_store(&s->timed_out, 1);
     atomic_fetch_add(&s->done, hi - lo);
 }
 
@@ -326,10 +330,7 @@ static void meet(meeting_t *m) {
     if (met_job == m->job) return;
     met_job = m->job;
     atomic_fetch_add(&m->arrived, 1);
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do clock_gettime(CLOCK_MONOTONIC, &t);
-    while (atomic_load(&m->arrived) < m->workers && t.tv_sec - t0.tv_sec < 10);
+    reaches(&m->arrived, m->workers);
 }
 
 static void meeting_start(meeting_t *m, unsigned workers) {
